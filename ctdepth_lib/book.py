@@ -1,0 +1,40 @@
+"""Facts about the book's source tree: which notebooks the table of contents lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["toc_notebooks"]
+
+
+def _files(node: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("root", "file") and isinstance(value, str):
+                out.append(value)
+            else:
+                out.extend(_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_files(item))
+    return out
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The ``.ipynb`` files listed in ``root/_toc.yml``, in table-of-contents order."""
+    toc = root / "_toc.yml"
+    if not toc.is_file():
+        raise ValueError(f"root must hold a _toc.yml; {toc} does not exist")
+    entries = _files(yaml.safe_load(toc.read_text(encoding="utf-8")))
+    notebooks = []
+    for entry in entries:
+        path = root / entry
+        if path.suffix == "":
+            path = path.with_suffix(".ipynb")
+        if path.suffix == ".ipynb" and path.is_file():
+            notebooks.append(path)
+    return notebooks

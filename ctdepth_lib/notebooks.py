@@ -1,0 +1,163 @@
+"""Chapters as data: their parameters, allowed ranges and quick settings, and seeded reruns.
+
+Read from the notebooks themselves — the cell tagged ``parameters`` (defaults and
+their comments), the validation cell after it (the ``Param`` spec given to
+:func:`~ctdepth_lib.params.validate_parameters`) and the notebook metadata
+``ctdepth.quick_parameters`` — so the rerun guide never drifts from the chapters.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .params import Param
+
+__all__ = ["ChapterParameter", "chapter_parameters", "quick_parameters", "run_chapter", "seed_run_path"]
+
+#: Seeds of the robustness runs (the committed notebooks use SEED = 0).
+ROBUSTNESS_SEEDS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class ChapterParameter:
+    """One parameter of a chapter: default, quick value, allowed range and meaning."""
+
+    name: str
+    default: Any
+    quick: Any
+    allowed: str
+    help: str
+
+
+def _load(nb: Path) -> dict[str, Any]:
+    return json.loads(Path(nb).read_text(encoding="utf-8"))
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _code_cells(nb_json: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in nb_json["cells"] if c["cell_type"] == "code"]
+
+
+def _parameters_index(cells: list[dict[str, Any]], nb: Path) -> int:
+    for i, cell in enumerate(cells):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return i
+    raise ValueError(f"notebook {nb} has no cell tagged 'parameters'")
+
+
+def _defaults_and_comments(src: str) -> dict[str, tuple[Any, str]]:
+    comments = {}
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    out: dict[str, tuple[Any, str]] = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = (ast.literal_eval(node.value), comments.get(node.lineno, ""))
+    return out
+
+
+_SPEC_NAMES = {"Param": Param, "int": int, "float": float, "str": str, "bool": bool}
+
+
+def _spec(src: str, nb: Path) -> dict[str, Param]:
+    tree = ast.parse(src)
+    assigned = {
+        n.targets[0].id: n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
+            if name == "validate_parameters":
+                arg = node.args[1] if len(node.args) > 1 else next(k.value for k in node.keywords if k.arg == "spec")
+                if isinstance(arg, ast.Name):
+                    arg = assigned[arg.id]
+                code = compile(ast.Expression(arg), str(nb), "eval")
+                spec = eval(code, {"__builtins__": {}}, dict(_SPEC_NAMES))  # the chapter's own literal spec
+                return dict(spec)
+    raise ValueError(f"notebook {nb}: the cell after 'parameters' does not call validate_parameters")
+
+
+def quick_parameters(nb: Path) -> dict[str, Any]:
+    """The notebook's ``metadata.ctdepth.quick_parameters`` (never SEED)."""
+    quick = dict(_load(nb)["metadata"].get("ctdepth", {}).get("quick_parameters", {}))
+    if "SEED" in quick:
+        raise ValueError(f"notebook {nb}: quick_parameters must not fix SEED")
+    return quick
+
+
+def chapter_parameters(nb: Path) -> list[ChapterParameter]:
+    """Every parameter of a chapter, in the order of its ``parameters`` cell."""
+    nb = Path(nb)
+    data = _load(nb)
+    cells = _code_cells(data)
+    i = _parameters_index(cells, nb)
+    defaults = _defaults_and_comments(_source(cells[i]))
+    spec = _spec(_source(cells[i + 1]), nb)
+    quick = quick_parameters(nb)
+    missing = set(defaults) ^ set(spec)
+    if missing:
+        raise ValueError(f"notebook {nb}: parameters and validation spec disagree on {sorted(missing)}")
+    return [
+        ChapterParameter(
+            name=name,
+            default=default,
+            quick=quick.get(name, default),
+            allowed=spec[name].describe(),
+            help=spec[name].help or comment,
+        )
+        for name, (default, comment) in defaults.items()
+    ]
+
+
+def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:
+    """Where the quick run of ``nb`` with ``seed`` is written."""
+    return Path(out_dir) / f"{Path(nb).stem}-seed{seed}.ipynb"
+
+
+def _fingerprint(nb: Path, parameters: dict[str, Any]) -> str:
+    h = hashlib.sha256(Path(nb).read_bytes())
+    pkg = Path(__file__).parent
+    for path in [*sorted(pkg.glob("*.py")), pkg / "claims.yaml"]:
+        h.update(path.read_bytes())
+    h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
+    return h.hexdigest()
+
+
+def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int = 600, reuse: bool = False) -> Path:
+    """Execute ``nb`` with papermill into ``out`` (never in place) and return ``out``.
+
+    With ``reuse=True`` an existing output whose fingerprint (notebook, library
+    sources, registry, parameters) matches is kept instead of executed again.
+    """
+    import papermill as pm
+
+    nb, out = Path(nb).resolve(), Path(out).resolve()
+    if out == nb:
+        raise ValueError(f"out must differ from the notebook itself; got {out}")
+    stamp = out.with_suffix(".sha256")
+    key = _fingerprint(nb, parameters)
+    if reuse and out.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    pm.execute_notebook(
+        str(nb), str(out), parameters=parameters, cwd=str(nb.parent), kernel_name="python3",
+        progress_bar=False, execution_timeout=timeout,
+    )  # fmt: skip
+    stamp.write_text(key)
+    return out

@@ -1,0 +1,214 @@
+"""Sphinx extension: the ``claims-table`` directive that renders the claims ledger.
+
+The table joins the registry (``claims.yaml``) with the claim records stored in
+the notebooks that this build executed (myst-nb writes them to
+``_build/jupyter_execute``).  It is filled in when the page is resolved —
+after every notebook has been executed — and the page holding it is rebuilt on
+every build so it never shows stale verdicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util.docutils import SphinxDirective
+
+from .claims import collect, ledger_rows, registry
+
+__all__ = ["setup"]
+
+
+class claims_table_placeholder(nodes.General, nodes.Element):
+    """Replaced by the ledger table in ``doctree-resolved``."""
+
+
+class ClaimsTableDirective(SphinxDirective):
+    """``.. claims-table::`` — the ledger of every registered claim."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        docs: set[str] = getattr(self.env, "ctdepth_claims_docs", set())
+        docs.add(self.env.docname)
+        self.env.ctdepth_claims_docs = docs  # type: ignore[attr-defined]
+        # Every claim gets a label, so any page can link to its row: {ref}`claim-1b`.
+        std = self.env.domaindata["std"]
+        for cid in registry():
+            label = f"claim-{cid.lower()}"
+            std["labels"][label] = (self.env.docname, label, f"claim {cid}")
+            std["anonlabels"][label] = (self.env.docname, label)
+        return [claims_table_placeholder()]
+
+
+class claims_list_placeholder(nodes.General, nodes.Element):
+    """Replaced by a list of claims of one source in ``doctree-resolved``."""
+
+
+class ClaimsListDirective(SphinxDirective):
+    """``claims-list`` with option ``:source: correction`` — the claims of one source, as a list."""
+
+    has_content = False
+    option_spec = {"source": lambda arg: arg.strip()}  # noqa: RUF012 - docutils API
+
+    def run(self) -> list[nodes.Node]:
+        source = self.options.get("source", "correction")
+        docs: set[str] = getattr(self.env, "ctdepth_claims_docs", set())
+        docs.add(self.env.docname)
+        self.env.ctdepth_claims_docs = docs  # type: ignore[attr-defined]
+        return [claims_list_placeholder(source=source)]
+
+
+def _executed_notebooks(app: Sphinx) -> list[Path]:
+    folder = Path(getattr(app.env.mystnb_config, "output_folder", Path(app.outdir).parent / "jupyter_execute"))
+    chapters = sorted({c.chapter for c in registry().values()})
+    return [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]
+
+
+def _seed_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
+    folder = Path(app.srcdir) / app.config.ctdepth_seed_runs
+    runs = sorted(folder.glob("*-seed*.ipynb")) if folder.is_dir() else []
+    known = registry()
+    return {cid: recs for cid, recs in collect(runs).items() if cid in known}
+
+
+def _spread(recs: list[dict[str, Any]], chapter: str) -> str:
+    mine = [r for r in recs if r.get("chapter") == chapter]
+    if not mine:
+        return "no seed runs"
+    passed = sum(r.get("verdict") == "pass" for r in mine)
+    values = [r["measured"] for r in mine if isinstance(r.get("measured"), (int, float))]
+    seeds = ", ".join(str(r.get("seed")) for r in mine)
+    text = f"{passed}/{len(mine)} seeds pass (seeds {seeds})"
+    if values:
+        lo, hi = min(values), max(values)
+        text += f"; {lo:.4g}" if lo == hi else f"; {lo:.4g} – {hi:.4g}"
+    return text
+
+
+def _cell(content: nodes.Node | str, classes: list[str] | None = None) -> nodes.entry:
+    entry = nodes.entry(classes=classes or [])
+    para = nodes.paragraph()
+    para += content if isinstance(content, nodes.Node) else nodes.Text(content)
+    entry += para
+    return entry
+
+
+def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
+    """A link to the chapter's page, or its docname as text when this build lacks it."""
+    if chapter not in app.env.all_docs:
+        return nodes.literal(text=chapter)
+    title = app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+    return nodes.reference("", title, refuri=app.builder.get_relative_uri(docname, chapter))
+
+
+def _table(app: Sphinx, docname: str) -> nodes.table:
+    rows = ledger_rows(collect(_executed_notebooks(app)))
+    seeds = _seed_records(app)
+    headers = ["Claim", "Statement (source)", "Verdict", "Measured", "Threshold", "Other seeds (quick)", "Chapter"]
+    widths = [7, 40, 7, 8, 11, 13, 14]
+    table = nodes.table(classes=["ctdepth-claims"], ids=["ctdepth-claims-table"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    head = nodes.thead()
+    hrow = nodes.row()
+    for h in headers:
+        hrow += _cell(h)
+    head += hrow
+    group += head
+    body = nodes.tbody()
+    for r in rows:
+        row = nodes.row(ids=[f"claim-{r.claim.id.lower()}"])
+        row += _cell(nodes.strong(text=r.claim.id))
+        statement = nodes.inline()
+        statement += nodes.Text(f"{r.claim.statement} ")
+        statement += nodes.emphasis(text=f"({r.claim.source})")
+        row += _cell(statement)
+        row += _cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"])
+        if r.measured is None:
+            measured = "—"
+        elif isinstance(r.measured, float):
+            measured = f"{r.measured:.4g}"
+        else:
+            measured = str(r.measured)
+        row += _cell(measured)
+        row += _cell(r.claim.threshold)
+        row += _cell(_spread(seeds.get(r.claim.id, []), r.claim.chapter))
+        row += _cell(_chapter_link(app, docname, r.claim.chapter))
+        body += row
+    group += body
+    n_pass = sum(r.verdict == "pass" for r in rows)
+    caption = f"{n_pass} of {len(rows)} registered claims pass in this build."
+    title = nodes.title(text=caption)
+    table.insert(0, title)
+    return table
+
+
+def _claims_page(app: Sphinx) -> str | None:
+    for doc in sorted(getattr(app.env, "ctdepth_claims_docs", set())):
+        label = app.env.domaindata["std"]["anonlabels"].get("claim-" + next(iter(registry())).lower())
+        if label and label[0] == doc:
+            return doc
+    return None
+
+
+def _list(app: Sphinx, docname: str, source: str) -> nodes.bullet_list:
+    rows = [r for r in ledger_rows(collect(_executed_notebooks(app))) if r.claim.source == source]
+    ledger = _claims_page(app)
+    out = nodes.bullet_list()
+    for r in rows:
+        para = nodes.paragraph()
+        if ledger is not None:
+            uri = app.builder.get_relative_uri(docname, ledger) + f"#claim-{r.claim.id.lower()}"
+            para += nodes.reference("", "", nodes.strong(text=f"Claim {r.claim.id}"), refuri=uri)
+        else:
+            para += nodes.strong(text=f"Claim {r.claim.id}")
+        para += nodes.Text(f" ({r.verdict}). {r.claim.statement} Checked in ")
+        para += _chapter_link(app, docname, r.claim.chapter)
+        para += nodes.Text(".")
+        item = nodes.list_item()
+        item += para
+        out += item
+    return out
+
+
+def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    for node in list(doctree.findall(claims_table_placeholder)):
+        node.replace_self(_table(app, docname))
+    for node in list(doctree.findall(claims_list_placeholder)):
+        node.replace_self(_list(app, docname, node["source"]))
+
+
+def _always_outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    return sorted(getattr(env, "ctdepth_claims_docs", set()) - removed)
+
+
+def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    getattr(env, "ctdepth_claims_docs", set()).discard(docname)
+
+
+def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    mine: set[str] = getattr(env, "ctdepth_claims_docs", set())
+    mine |= getattr(other, "ctdepth_claims_docs", set())
+    env.ctdepth_claims_docs = mine  # type: ignore[attr-defined]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the directive and the event handlers."""
+    app.add_config_value("ctdepth_seed_runs", "_build/seeds", "env")
+    app.add_node(claims_table_placeholder)
+    app.add_node(claims_list_placeholder)
+    app.add_directive("claims-table", ClaimsTableDirective)
+    app.add_directive("claims-list", ClaimsListDirective)
+    app.connect("doctree-resolved", _resolve)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,387 @@
+"""Training continuous-depth classifiers: one model, several ways to integrate it, one training loop.
+
+:class:`ODEClassifier` is a linear encoder, a time-dependent MLP field
+``f(t, z)`` (:class:`~ctdepth_lib.fields.TimeMLP`) integrated over ``[0, T]``,
+and a linear decoder.  The same parameters can be integrated
+
+* ``"resnet"``: as a residual network of depth ``N`` (:func:`resnet_unroll`, weights tied
+  across layers through ``t``), gradients by backprop through the unroll
+  (discretise-then-optimise);
+* ``"dopri5"``: with the adaptive Dormand–Prince solver and direct backprop through it;
+* ``"adjoint"``: with dopri5 and the continuous adjoint (Chen et al. 2018);
+* ``"euler_adjoint"``: with Euler on the ResNet's grid, gradients from the adjoint ODE
+  solved backwards by Euler (optimise-then-discretise) — same forward pass as ``"resnet"``,
+  a different (inexact) gradient.
+
+:class:`FreeResNet` is the contrast: a standard residual network whose layers have
+free, independent weights, ``z_{n+1} = z_n + g_n(z_n)`` (He et al. 2016).
+
+:func:`train` is the one training loop used by every chapter (Adam or L-BFGS,
+full batch or mini-batches, cross-entropy loss); it stops with
+:class:`TrainingDiverged` naming the step when the loss becomes NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._validate import check_positive
+from .data import check_dataset
+from .fields import TimeMLP
+from .resnet import resnet_unroll
+from .solvers import odeint
+
+__all__ = [
+    "TRAINING_MODES",
+    "FreeResNet",
+    "ODEClassifier",
+    "TrainResult",
+    "TrainingDiverged",
+    "evaluate",
+    "loss_gradient",
+    "train",
+]
+
+#: Ways of integrating an :class:`ODEClassifier` (see the module docstring).
+TRAINING_MODES = ("resnet", "dopri5", "adjoint", "euler_adjoint")
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return value
+
+
+def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
+    lin = nn.Linear(n_in, n_out, dtype=torch.float64)
+    bound = 1 / math.sqrt(n_in)
+    with torch.no_grad():
+        lin.weight.copy_((torch.rand(n_out, n_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+        lin.bias.copy_((torch.rand(n_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+    return lin
+
+
+class ODEClassifier(nn.Module):
+    """Encoder → ``dz/dt = f(t, z)`` on ``[0, T]`` → decoder.
+
+    ``logits = D z(T) + c``, ``z(0) = E x + e``, ``f(t, z) = W₂ tanh(W₁z + t·u + b₁) + b₂``.
+    Shapes: ``x: (batch, n_features)`` → logits ``(batch, n_classes)``; the hidden state is
+    ``(batch, d)``.  All weights are float64 and drawn from ``seed`` (the global RNG is untouched).
+
+    Args:
+        n_features, n_classes: input and output sizes.
+        d: hidden state dimension; width: hidden width of the field.
+        T: final time (> 0).
+        seed: seed of all weights.
+        scale: size of the field at initialisation (see :class:`TimeMLP`).
+
+    Reference: Chen, Rubanova, Bettencourt & Duvenaud, *Neural Ordinary Differential Equations* (2018).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        *,
+        d: int = 2,
+        width: int = 16,
+        T: float = 1.0,
+        seed: int = 0,
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        _check_int("n_features", n_features, 1)
+        _check_int("n_classes", n_classes, 2)
+        _check_int("d", d, 1)
+        _check_int("width", width, 1)
+        self.T = check_positive("T", T)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.encoder = _seeded_linear(n_features, d, gen)
+        self.field = TimeMLP(d, width, seed=int(seed) + 1, scale=scale)
+        self.decoder = _seeded_linear(d, n_classes, gen)
+
+    def grid(self, n_steps: int) -> torch.Tensor:
+        """The ResNet's uniform grid ``t_n = n T / N``, ``n = 0 … N``."""
+        _check_int("n_steps", n_steps, 1)
+        return torch.linspace(0.0, self.T, n_steps + 1, dtype=torch.float64)
+
+    def trajectory(
+        self,
+        x: torch.Tensor,
+        *,
+        mode: str = "resnet",
+        n_steps: int = 16,
+        ts: torch.Tensor | None = None,
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
+    ) -> torch.Tensor:
+        """Hidden states ``z(t_k)`` at the times ``ts`` (default the ResNet grid), shape ``(len(ts), batch, d)``.
+
+        For ``"resnet"`` and ``"euler_adjoint"`` the grid is the step grid of ``n_steps`` Euler steps
+        (``ts`` must then be omitted); for ``"dopri5"``/``"adjoint"`` the adaptive solver's output is
+        reported at ``ts`` (default the ``n_steps`` grid).
+        """
+        if mode not in TRAINING_MODES:
+            raise ValueError(f"mode must be one of {list(TRAINING_MODES)}; got {mode!r}")
+        z0 = self.encoder(x)
+        if mode in ("resnet", "euler_adjoint"):
+            if ts is not None:
+                raise ValueError("ts must be None for mode 'resnet'/'euler_adjoint' (the grid is given by n_steps)")
+            grid = self.grid(n_steps)
+            if mode == "resnet":
+                return resnet_unroll(self.field, z0, grid)
+            return odeint(self.field, z0, grid, method="euler", adjoint=True)
+        grid = self.grid(n_steps) if ts is None else ts
+        return odeint(self.field, z0, grid, method="dopri5", rtol=rtol, atol=atol, adjoint=mode == "adjoint")
+
+    def forward(
+        self, x: torch.Tensor, *, mode: str = "resnet", n_steps: int = 16, rtol: float = 1e-6, atol: float = 1e-6
+    ) -> torch.Tensor:
+        """Logits ``(batch, n_classes)``; ``mode`` is one of :data:`TRAINING_MODES`, ``n_steps`` the ResNet depth N."""
+        if mode in ("dopri5", "adjoint"):
+            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
+            zs = self.trajectory(x, mode=mode, ts=ts, rtol=rtol, atol=atol)
+        elif mode == "euler_adjoint":
+            # Output only at t = 0, T (so the adjoint's memory does not grow with N), but step on
+            # exactly the ResNet's grid: ``step_size = T/N`` can make torchdiffeq take N + 1 steps.
+            _check_int("n_steps", n_steps, 1)
+            z0 = self.encoder(x)
+            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
+            zs = odeint(self.field, z0, ts, method="euler", adjoint=True, options=_uniform_grid(n_steps))
+        else:
+            zs = self.trajectory(x, mode=mode, n_steps=n_steps)
+        return self.decoder(zs[-1])
+
+
+def _uniform_grid(n_steps: int) -> dict[str, Any]:
+    """torchdiffeq options making a fixed-step solver take ``n_steps`` equal steps between the output times."""
+
+    def grid_constructor(func: Any, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.linspace(float(t[0]), float(t[-1]), n_steps + 1, dtype=t.dtype, device=t.device)
+
+    return {"grid_constructor": grid_constructor}
+
+
+class _Layer(nn.Module):
+    def __init__(self, d: int, width: int, gen: torch.Generator, scale: float) -> None:
+        super().__init__()
+        self.w1 = nn.Parameter(torch.randn(width, d, generator=gen, dtype=torch.float64) * (scale / d**0.5))
+        self.b1 = nn.Parameter(torch.randn(width, generator=gen, dtype=torch.float64) * scale)
+        self.w2 = nn.Parameter(torch.randn(d, width, generator=gen, dtype=torch.float64) * (scale / width**0.5))
+        self.b2 = nn.Parameter(torch.randn(d, generator=gen, dtype=torch.float64) * (scale / width**0.5))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(z @ self.w1.T + self.b1) @ self.w2.T + self.b2
+
+
+class FreeResNet(nn.Module):
+    """A residual network with free per-layer weights: ``z_{n+1} = z_n + g_n(z_n)``, ``n = 0 … N−1``.
+
+    ``g_n(z) = W₂ⁿ tanh(W₁ⁿ z + b₁ⁿ) + b₂ⁿ`` with independent weights drawn i.i.d. per layer
+    (the standard ResNet of He et al. 2016).  Read as an ODE on ``[0, T]`` with ``h = T/N``,
+    it is Euler's method for the piecewise-constant-in-time field
+    ``f(t, z) = g_n(z)/h`` for ``t ∈ [t_n, t_{n+1})`` — the only field its weights define.
+    :meth:`forward` with ``refine = r`` integrates that field with ``rN`` Euler steps of ``h/r``
+    (each layer used ``r`` times), and ``mode="dopri5"`` with dopri5, stopping at every jump.
+
+    Shapes: ``x: (batch, n_features)`` → logits ``(batch, n_classes)``.
+
+    Reference: Sander, Ablin & Peyré, *Do residual neural networks discretize neural ordinary
+    differential equations?* (NeurIPS 2022).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        *,
+        n_layers: int,
+        d: int = 2,
+        width: int = 16,
+        T: float = 1.0,
+        seed: int = 0,
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        _check_int("n_features", n_features, 1)
+        _check_int("n_classes", n_classes, 2)
+        _check_int("n_layers", n_layers, 1)
+        _check_int("d", d, 1)
+        _check_int("width", width, 1)
+        self.T = check_positive("T", T)
+        check_positive("scale", scale)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.encoder = _seeded_linear(n_features, d, gen)
+        self.layers = nn.ModuleList(_Layer(d, width, gen, scale) for _ in range(n_layers))
+        self.decoder = _seeded_linear(d, n_classes, gen)
+
+    def field(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The piecewise-constant field ``f(t, z) = g_n(z) / h`` with ``n = ⌊t/h⌋`` (clipped to ``N − 1``)."""
+        n_layers = len(self.layers)
+        h = self.T / n_layers
+        n = min(max(math.floor(float(t) / h + 1e-9), 0), n_layers - 1)
+        return self.layers[n](z) / h
+
+    def forward(
+        self, x: torch.Tensor, *, refine: int = 1, mode: str = "resnet", rtol: float = 1e-6, atol: float = 1e-6
+    ) -> torch.Tensor:
+        """Logits; ``refine = r`` runs ``r`` Euler substeps of ``h/r`` per layer (``r = 1``: the trained net)."""
+        _check_int("refine", refine, 1)
+        if mode not in ("resnet", "dopri5"):
+            raise ValueError(f"mode must be 'resnet' or 'dopri5'; got {mode!r}")
+        z = self.encoder(x)
+        if mode == "dopri5":
+            n_layers = len(self.layers)
+            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
+            jumps = torch.linspace(0.0, self.T, n_layers + 1, dtype=torch.float64)[1:-1]
+            zs = odeint(self.field, z, ts, method="dopri5", rtol=rtol, atol=atol, options={"jump_t": jumps})
+            return self.decoder(zs[-1])
+        for layer in self.layers:
+            for _ in range(refine):
+                z = z + layer(z) / refine
+        return self.decoder(z)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite; the message names the step."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` recorded: the training loss after each step (``losses[k]`` at step ``k``)."""
+
+    losses: list[float] = field(default_factory=list)
+    extra: list[Any] = field(default_factory=list)
+
+
+def _tensors(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    xa, ya = check_dataset(x, y)
+    return torch.as_tensor(xa, dtype=torch.float64), torch.as_tensor(ya, dtype=torch.int64)
+
+
+def evaluate(model: nn.Module, x: Any, y: Any, **forward_kwargs: Any) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model(x, **forward_kwargs)`` on ``(x, y)`` (no gradients).
+
+    Args:
+        model: maps ``x: (n, n_features)`` to logits ``(n, n_classes)``.
+        x, y: features ``(n, n_features)`` and integer labels ``(n,)``.
+
+    Returns:
+        ``(loss, accuracy)`` as Python floats.
+    """
+    xt, yt = _tensors(x, y)
+    with torch.no_grad():
+        logits = model(xt, **forward_kwargs)
+        loss = F.cross_entropy(logits, yt)
+        acc = (logits.argmax(dim=1) == yt).double().mean()
+    return float(loss), float(acc)
+
+
+def loss_gradient(model: nn.Module, x: Any, y: Any, **forward_kwargs: Any) -> torch.Tensor:
+    """The gradient of the mean cross-entropy w.r.t. all parameters, flattened to one vector ``(n_params,)``.
+
+    The gradient is whatever ``model(x, **forward_kwargs)`` backpropagates: exact for the
+    discrete network with ``mode="resnet"``, the adjoint's approximation with ``"euler_adjoint"``.
+    """
+    xt, yt = _tensors(x, y)
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = F.cross_entropy(model(xt, **forward_kwargs), yt)
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return torch.cat(
+        [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads, strict=True)]
+    )
+
+
+def train(
+    model: nn.Module,
+    x: Any,
+    y: Any,
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str = "adam",
+    batch_size: int | None = None,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    callback: Callable[[int, nn.Module], Any] | None = None,
+    **forward_kwargs: Any,
+) -> TrainResult:
+    """Minimise the mean cross-entropy of ``model(x, **forward_kwargs)`` on ``(x, y)``.
+
+    Each step: ``L(θ) = −(1/B) Σ_i log softmax(model(x_i))_{y_i}`` on the batch, then one
+    Adam (``lr``, ``weight_decay``) or L-BFGS (``lr``, strong-Wolfe line search) update.
+    Full batch when ``batch_size`` is None, otherwise mini-batches drawn without replacement
+    from a ``torch.Generator`` seeded with ``seed`` (deterministic).
+
+    Args:
+        model: maps ``x: (n, n_features)`` to logits ``(n, n_classes)``; trained in place.
+        x, y: non-empty finite features ``(n, n_features)`` and integer labels ``(n,)``.
+        steps: number of updates (>= 1).
+        lr: learning rate (> 0).
+        optimizer: ``"adam"`` or ``"lbfgs"``.
+        batch_size: mini-batch size (>= 1) or None.
+        seed: seed of the mini-batch order.
+        weight_decay: L2 penalty of Adam (>= 0).
+        callback: called as ``callback(step, model)`` after each step; its results go to ``extra``.
+        forward_kwargs: passed to ``model`` (e.g. ``mode="resnet", n_steps=16``).
+
+    Returns:
+        :class:`TrainResult` with the loss of each step.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (the message names the step).
+    """
+    xt, yt = _tensors(x, y)
+    check_positive("lr", lr)
+    _check_int("steps", steps, 1)
+    if optimizer not in ("adam", "lbfgs"):
+        raise ValueError(f"optimizer must be 'adam' or 'lbfgs'; got {optimizer!r}")
+    if batch_size is not None:
+        _check_int("batch_size", batch_size, 1)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay must be a finite number >= 0; got {weight_decay!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step, model); got {type(callback).__name__}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, line_search_fn="strong_wolfe")
+    gen = torch.Generator().manual_seed(int(seed))
+    n = xt.shape[0]
+    order = torch.randperm(n, generator=gen)
+    pos = 0
+    result = TrainResult()
+    for step in range(steps):
+        if batch_size is None or batch_size >= n:
+            xb, yb = xt, yt
+        else:
+            if pos + batch_size > n:
+                order, pos = torch.randperm(n, generator=gen), 0
+            idx = order[pos : pos + batch_size]
+            pos += batch_size
+            xb, yb = xt[idx], yt[idx]
+
+        def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb, step: int = step) -> torch.Tensor:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb, **forward_kwargs), yb)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"training stopped at step {step}: the loss became {float(loss.detach())} (NaN or infinite); "
+                    f"lower the learning rate lr (now {lr!r}) or check the data"
+                )
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+        result.losses.append(float(loss.detach()))
+        if callback is not None:
+            result.extra.append(callback(step, model))
+    return result

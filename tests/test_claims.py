@@ -1,0 +1,118 @@
+"""The claims ledger: registry, thresholds, check() verdicts, records read back from notebooks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ctdepth_lib import claims
+from ctdepth_lib.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_registry_is_well_formed() -> None:
+    reg = claims.registry()
+    assert {"1a", "1b", "1c"} <= set(reg)
+    for c in reg.values():
+        assert c.source in claims.SOURCES
+        assert c.statement and c.quantity
+        assert (ROOT / f"{c.chapter}.ipynb").is_file(), f"claim {c.id}: chapter {c.chapter} has no notebook"
+
+
+def test_every_registered_chapter_is_in_the_toc() -> None:
+    from ctdepth_lib.book import toc_notebooks
+
+    toc = {p.relative_to(ROOT).with_suffix("").as_posix() for p in toc_notebooks(ROOT)}
+    assert {c.chapter for c in claims.registry().values()} <= toc
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "target", "measured", "holds"),
+    [
+        ("<=", 1e-12, None, 1e-13, True),
+        ("<=", 1e-12, None, 2e-12, False),
+        (">=", 0.97, None, 0.975, True),
+        (">=", 0.97, None, 0.96, False),
+        ("==", 0.0, None, 0.0, True),
+        ("==", 0.0, None, 1e-300, False),
+        ("abs_diff<=", 0.1, 1.0, 1.09, True),
+        ("abs_diff<=", 0.1, 1.0, 0.89, False),
+        ("<=", 1.0, None, math.nan, False),
+    ],
+)
+def test_thresholds(op: str, value: float, target: float | None, measured: float, holds: bool) -> None:
+    c = claims.Claim("x", "s", "paper", "chapters/x", "q", op, value, target)
+    assert c.holds(measured) is holds
+
+
+def test_check_passes_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    claims.begin("chapters/01_resnet_euler", seed=3, parameters={"N_MAX": 64})
+    claims.check("1b", 1.02)
+    assert "claim 1b: PASS" in capsys.readouterr().out
+    with pytest.raises(claims.ClaimFailed, match="claim 1b: FAIL"):
+        claims.check("1b", 1.5)
+    with pytest.raises(claims.ClaimFailed):
+        claims.check("1b", float("nan"))
+
+
+def test_check_rejects_unknown_and_foreign_claims() -> None:
+    claims.begin("chapters/01_resnet_euler", seed=0, parameters={})
+    with pytest.raises(ValueError, match="claim_id must be a registered claim"):
+        claims.check("9z", 1.0)
+    with pytest.raises(TypeError, match="measured must be a real number"):
+        claims.check("1b", "one")
+    with pytest.raises(ValueError, match="chapter must be a chapter of the registry"):
+        claims.begin("chapters/nope", seed=0, parameters={})
+
+
+def _notebook_with(records: list[dict], path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={claims.CLAIM_MIME: r, "text/plain": "r"}) for r in records
+    ]
+    nb.cells = [cell]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_collect_and_ledger_rows(tmp_path: Path) -> None:
+    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.0, "verdict": "pass", "seed": 1}
+    bad = dict(rec, id="1a", verdict="fail", measured=1e-3)
+    nb = _notebook_with([rec, bad], tmp_path / "a.ipynb")
+    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([nb]))}
+    assert rows["1b"].verdict == "pass" and rows["1b"].measured == 1.0
+    assert rows["1a"].verdict == "fail"
+    assert rows["1c"].verdict == "not checked"
+
+
+def test_record_from_the_wrong_chapter_fails(tmp_path: Path) -> None:
+    rec = {"id": "1b", "chapter": "chapters/other", "measured": 1.0, "verdict": "pass", "seed": 1}
+    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([_notebook_with([rec], tmp_path / "a.ipynb")]))}
+    assert rows["1b"].verdict == "fail"
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reg = claims.registry()
+    good = [{"id": c.id, "chapter": c.chapter, "measured": 0.0, "verdict": "pass", "seed": 0} for c in reg.values()]
+    nb_all = _notebook_with(good, tmp_path / "all.ipynb")
+    assert main(["claims", str(nb_all)]) == 0
+    nb_some = _notebook_with(good[:1], tmp_path / "some.ipynb")
+    assert main(["claims", str(nb_some)]) == 1
+    assert "not checked" in capsys.readouterr().out
+    nb_fail = _notebook_with([dict(good[0], verdict="fail"), *good[1:]], tmp_path / "fail.ipynb")
+    assert main(["claims", str(nb_fail)]) == 1
+
+
+def test_committed_chapters_hold_their_claims() -> None:
+    from ctdepth_lib.book import toc_notebooks
+
+    records = claims.collect(toc_notebooks(ROOT))
+    for row in claims.ledger_rows(records):
+        assert row.verdict == "pass", f"claim {row.claim.id}: {row.verdict}"
+    assert json.dumps(records)  # records are plain JSON

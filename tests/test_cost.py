@@ -1,0 +1,64 @@
+"""Tests of ctdepth_lib.cost: memory and time of a gradient, each configuration in its own process."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ctdepth_lib.cost import _one_gradient, cost_table, format_cost_table, gradient_cost, main, start_measuring_process
+from ctdepth_lib.fields import TimeMLP
+
+
+def test_backprop_memory_grows_with_depth_and_adjoint_stays_flat() -> None:
+    records = cost_table([128, 512], batch=64, d=8, width=32, repeats=1)
+    by = {(r.method, r.n_steps): r for r in records}
+    bp_small, bp_large = by[("backprop", 128)].peak_mib, by[("backprop", 512)].peak_mib
+    adj_large = by[("adjoint", 512)].peak_mib
+    # Independent estimate of what backprop must keep per step: the state (B, d) and two
+    # (B, width) activations in float64 — a lower bound of the stored graph.
+    per_step_mib = 64 * (8 + 2 * 32) * 8 / 2**20
+    assert bp_large >= 0.8 * 512 * per_step_mib
+    assert 2.5 < bp_large / bp_small < 6.5, (bp_small, bp_large)  # ~linear in N
+    assert bp_large > 10 * adj_large, (bp_large, adj_large)
+    assert all(r.seconds > 0 for r in records)
+    assert records[0].memory_source in ("VmHWM", "ru_maxrss")
+
+
+def test_both_gradients_agree_to_order_h() -> None:
+    f = TimeMLP(3, 8, seed=0)
+    x0 = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    # the squared gradient norms of backprop and the Euler adjoint differ by O(h)
+    gaps = [abs(_one_gradient("backprop", f, x0, n, 1.0) - _one_gradient("adjoint", f, x0, n, 1.0)) for n in (32, 64)]
+    assert 1.6 < gaps[0] / gaps[1] < 2.4
+
+
+def test_format_and_main(capsys: pytest.CaptureFixture[str]) -> None:
+    start_measuring_process()  # idempotent: the server is already running or starts now
+    assert main(["--n", "16", "32", "--batch", "8", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "mem ratio" in out and "at N = 32" in out
+    rec = gradient_cost("backprop", 8, batch=4, repeats=1)
+    assert "—" in format_cost_table([rec])  # the adjoint column is missing
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "checkpoint"}, r"^method must be"),
+        ({"n_steps": 0}, r"^n_steps must be"),
+        ({"batch": 0}, r"^batch must be"),
+        ({"d": 0}, r"^d must be"),
+        ({"width": 0}, r"^width must be"),
+        ({"repeats": 0}, r"^repeats must be"),
+        ({"T": -1.0}, r"^T must be"),
+    ],
+)
+def test_gradient_cost_rejects(kwargs: dict, match: str) -> None:
+    args = {"method": "backprop", "n_steps": 4} | kwargs
+    with pytest.raises(ValueError, match=match):
+        gradient_cost(args.pop("method"), args.pop("n_steps"), **args)
+
+
+def test_cost_table_rejects_empty() -> None:
+    with pytest.raises(ValueError, match=r"^n_steps_list must"):
+        cost_table([])

@@ -1,0 +1,309 @@
+"""Tests of ctdepth_lib.invariants: closed forms, symmetry laws of the fields, finite differences, scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm
+
+from ctdepth_lib import (
+    FeedforwardNet,
+    HomogeneousField,
+    RotationEquivariantField,
+    TranslationInvariantField,
+    angular_momentum,
+    backprop_momenta,
+    charge_drift,
+    charge_drift_profile,
+    layer_momenta,
+    noether_charge,
+    rotation_generator,
+    scaling_charge,
+    translation_charge,
+)
+
+DT = torch.float64
+
+
+def _rng(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _loss(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (x**2).sum() + torch.sin(x).sum()
+
+
+T0 = torch.tensor(0.3, dtype=DT)
+
+
+# --- charges -----------------------------------------------------------------------------
+
+
+def test_charges_closed_forms() -> None:
+    xs = torch.randn(5, 3, 4, generator=_rng(1), dtype=DT)
+    ps = torch.randn(5, 3, 4, generator=_rng(2), dtype=DT)
+    x, p = xs.numpy(), ps.numpy()
+    np.testing.assert_allclose(scaling_charge(xs, ps).numpy(), np.einsum("nbi,nbi->nb", p, x), rtol=1e-14)
+    v = torch.tensor([1.0, -2.0, 0.0, 0.5], dtype=DT)
+    np.testing.assert_allclose(translation_charge(ps, v).numpy(), p @ v.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(
+        angular_momentum(xs, ps, 1, 3).numpy(), x[..., 1] * p[..., 3] - x[..., 3] * p[..., 1], rtol=1e-13, atol=1e-15
+    )
+    g = torch.randn(4, 4, generator=_rng(3), dtype=DT)
+    np.testing.assert_allclose(
+        noether_charge(xs, ps, g).numpy(), np.einsum("nbi,ij,nbj->nb", p, g.numpy(), x), rtol=1e-12, atol=1e-14
+    )
+    assert scaling_charge(xs[:, 0], ps[:, 0]).shape == (5,)
+
+
+def test_rotation_generator_closed_form() -> None:
+    g = rotation_generator(3, 0, 2)
+    expected = torch.tensor([[0, 0, -1], [0, 0, 0], [1, 0, 0]], dtype=DT)
+    assert torch.equal(g, expected)
+    # It generates rotations: expm(sG) is orthogonal with det 1.
+    r = expm(0.7 * g.numpy())
+    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-15)
+    assert np.linalg.det(r) == pytest.approx(1.0)
+
+
+def test_charge_drift_closed_form() -> None:
+    # Q_n = p_n · x_n = 1, 1, 1.5 with |p||x| at most 1.5·… : drift = 0.5 / max |p||x|.
+    xs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.5, 0.0]], dtype=DT)
+    ps = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=DT)
+    assert charge_drift(xs, ps) == pytest.approx(0.5 / 1.5)
+    v = torch.tensor([0.0, 2.0], dtype=DT)
+    # p · v = 0, 2, 0; scale max |p||v| = 2.
+    assert charge_drift(xs, ps, v=v) == pytest.approx(1.0)
+    assert charge_drift(xs, ps, generator=rotation_generator(2)) == pytest.approx(0.0)
+    np.testing.assert_allclose(charge_drift_profile(xs, ps).numpy(), [0.0, 0.0, 0.5 / 1.5], rtol=1e-15)
+    # A batch: the profile is the largest drift over the batch, on the batch's common scale.
+    xb = torch.stack([xs, 2 * xs], dim=1)
+    pb = torch.stack([ps, ps], dim=1)
+    np.testing.assert_allclose(charge_drift_profile(xb, pb).numpy(), [0.0, 0.0, 1.0 / 3.0], rtol=1e-15)
+
+
+# --- momenta of layered maps -------------------------------------------------------------
+
+
+def test_layer_momenta_matches_finite_differences() -> None:
+    net = FeedforwardNet(3, 4, activation="tanh", bias=True, seed=1)
+    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    xs, ps = layer_momenta(net.steps(), x0, _loss)
+    assert xs.shape == ps.shape == (5, 3)
+    np.testing.assert_allclose(xs[-1].numpy(), net(x0).detach().numpy(), rtol=1e-15)
+    eps = 1e-6
+    with torch.no_grad():
+        ref = [(float(_loss(net(x0 + eps * e))) - float(_loss(net(x0 - eps * e)))) / (2 * eps) for e in torch.eye(3)]
+    np.testing.assert_allclose(ps[0].numpy(), ref, rtol=1e-7, atol=1e-9)
+
+
+def test_layer_momenta_of_residual_layers_is_backprop() -> None:
+    f = HomogeneousField(3, 8, activation="tanh", bias=True, seed=2)
+    ts = torch.linspace(0, 1, 6, dtype=DT)
+    steps = [lambda x, n=n: x + (ts[n + 1] - ts[n]) * f(ts[n], x) for n in range(5)]
+    x0 = torch.randn(2, 3, generator=_rng(5), dtype=DT)
+    xs, ps = layer_momenta(steps, x0, _loss)
+    xr, pr = backprop_momenta(f, x0, ts, _loss)
+    np.testing.assert_allclose(xs.numpy(), xr.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(ps.numpy(), pr.numpy(), rtol=1e-13, atol=1e-15)
+
+
+# --- symmetries of the example fields ----------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), c=st.floats(0.01, 100.0), act=st.sampled_from(["relu", "leaky_relu"]))
+def test_homogeneous_field_is_positively_homogeneous(seed: int, c: float, act: str) -> None:
+    f = HomogeneousField(3, 8, activation=act, seed=seed)
+    x = torch.randn(4, 3, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, c * x).numpy(), c * f(T0, x).numpy(), rtol=1e-12, atol=1e-12)
+    net = FeedforwardNet(3, 3, activation=act, seed=seed)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(c * x).numpy(), c * net(x).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("act", "bias"), [("relu", True), ("tanh", False)])
+def test_controls_are_not_homogeneous(act: str, bias: bool) -> None:
+    f = HomogeneousField(3, 8, activation=act, bias=bias, seed=0)
+    x = torch.randn(3, generator=_rng(6), dtype=DT)
+    with torch.no_grad():
+        assert float((f(T0, 2 * x) - 2 * f(T0, x)).abs().max()) > 1e-2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), s=st.floats(-10.0, 10.0))
+def test_translation_field_is_invariant(seed: int, s: float) -> None:
+    v = torch.tensor([1.0, 2.0, -1.0], dtype=DT)
+    f = TranslationInvariantField(3, v, seed=seed)
+    x = torch.randn(5, 3, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, x + s * v).numpy(), f(T0, x).numpy(), rtol=1e-12, atol=1e-12)
+    control = TranslationInvariantField(3, v, symmetric=False, seed=seed)
+    with torch.no_grad():
+        assert float((control(T0, x + 1.0 * v) - control(T0, x)).abs().max()) > 1e-3
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), angle=st.floats(-3.0, 3.0))
+def test_rotation_field_is_equivariant(seed: int, angle: float) -> None:
+    f = RotationEquivariantField(4, 1, 3, seed=seed)
+    r = torch.from_numpy(expm(angle * rotation_generator(4, 1, 3).numpy()))
+    x = torch.randn(5, 4, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, x @ r.T).numpy(), f(T0, x).numpy() @ r.numpy().T, rtol=1e-12, atol=1e-12)
+
+
+def test_rotation_control_is_not_equivariant() -> None:
+    f = RotationEquivariantField(3, symmetric=False, seed=0)
+    r = torch.from_numpy(expm(1.0 * rotation_generator(3).numpy()))
+    x = torch.randn(3, generator=_rng(7), dtype=DT)
+    with torch.no_grad():
+        assert float((f(T0, x @ r.T) - f(T0, x) @ r.T).abs().max()) > 1e-3
+
+
+# --- Noether laws (claims N1–N3) ---------------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 20), act=st.sampled_from(["relu", "leaky_relu"]))
+def test_resnet_conserves_scaling_charge(seed: int, n: int, act: str) -> None:
+    f = HomogeneousField(3, 8, activation=act, seed=seed)
+    ts = torch.linspace(0, 1.5, n + 1, dtype=DT)
+    xs, ps = backprop_momenta(f, torch.randn(2, 3, generator=_rng(seed), dtype=DT), ts, _loss)
+    assert charge_drift(xs, ps) <= 1e-12
+    # The consequence: ∇_{x_0}L · x_0 = ∇ℓ(x_N) · x_N.
+    q = scaling_charge(xs, ps)
+    np.testing.assert_allclose(q[0].numpy(), q[-1].numpy(), rtol=1e-11, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), depth=st.integers(1, 20))
+def test_bias_free_feedforward_conserves_scaling_charge(seed: int, depth: int) -> None:
+    net = FeedforwardNet(4, depth, activation="leaky_relu", seed=seed)
+    xs, ps = layer_momenta(net.steps(), torch.randn(3, 4, generator=_rng(seed), dtype=DT), _loss)
+    assert charge_drift(xs, ps) <= 1e-12
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 20))
+def test_resnet_conserves_translation_and_rotation_charges(seed: int, n: int) -> None:
+    ts = torch.linspace(0, 1.0, n + 1, dtype=DT)
+    x0 = torch.randn(2, 3, generator=_rng(seed), dtype=DT)
+    ft = TranslationInvariantField(3, seed=seed)
+    xs, ps = backprop_momenta(ft, x0, ts, _loss)
+    assert charge_drift(xs, ps, v=ft.v) <= 1e-12
+    fr = RotationEquivariantField(3, 0, 2, seed=seed)
+    xs, ps = backprop_momenta(fr, x0, ts, _loss)
+    assert charge_drift(xs, ps, generator=rotation_generator(3, 0, 2)) <= 1e-12
+
+
+def test_controls_do_not_conserve() -> None:
+    ts = torch.linspace(0, 2.0, 33, dtype=DT)
+    x0 = torch.randn(4, 3, generator=_rng(8), dtype=DT)
+    for f in (HomogeneousField(3, 8, bias=True, seed=1), HomogeneousField(3, 8, activation="tanh", seed=1)):
+        xs, ps = backprop_momenta(f, x0, ts, _loss)
+        assert charge_drift(xs, ps) > 1e-3
+    ft = TranslationInvariantField(3, symmetric=False, seed=1)
+    xs, ps = backprop_momenta(ft, x0, ts, _loss)
+    assert charge_drift(xs, ps, v=ft.v) > 1e-3
+    fr = RotationEquivariantField(3, symmetric=False, seed=1)
+    xs, ps = backprop_momenta(fr, x0, ts, _loss)
+    assert charge_drift(xs, ps, generator=rotation_generator(3)) > 1e-3
+
+
+def test_ode_conserves_scaling_charge_scipy_reference() -> None:
+    # Independent of torchdiffeq: scipy's DOP853 on the joint system with an explicit p f_x.
+    f = HomogeneousField(2, 6, activation="leaky_relu", seed=3)
+    a0, a1, b0, b1 = (w.detach().numpy() for w in (f.a0, f.a1, f.b0, f.b1))
+
+    def rhs(t: float, z: np.ndarray) -> np.ndarray:
+        x, p = z[:2], z[2:]
+        b, a = b0 + t * b1, a0 + t * a1
+        u = b @ x
+        slope = np.where(u > 0, 1.0, 0.2)
+        fx = a @ (slope * u)
+        jac = a @ (slope[:, None] * b)
+        return np.concatenate([fx, -p @ jac])
+
+    z0 = np.array([0.7, -1.2, 0.4, 0.9])
+    sol = solve_ivp(rhs, (0.0, 1.5), z0, method="DOP853", rtol=1e-12, atol=1e-12, dense_output=False)
+    xs = torch.from_numpy(sol.y[:2].T.copy())
+    ps = torch.from_numpy(sol.y[2:].T.copy())
+    assert charge_drift(xs, ps) < 1e-9
+    # The torch field agrees with the numpy rhs used as the reference.
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            f(torch.tensor(0.4, dtype=DT), torch.from_numpy(z0[:2])).numpy(), rhs(0.4, z0)[:2], rtol=1e-13
+        )
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def test_bad_trajectories_are_rejected() -> None:
+    xs = torch.zeros(3, 2, dtype=DT)
+    ps = torch.ones(3, 2, dtype=DT)
+    with pytest.raises(ValueError, match="ps must have the shape of xs"):
+        scaling_charge(xs, torch.zeros(3, 3, dtype=DT))
+    with pytest.raises(ValueError, match="xs must have shape"):
+        scaling_charge(torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT))
+    with pytest.raises(ValueError, match="xs must contain only finite"):
+        scaling_charge(torch.full((3, 2), float("inf"), dtype=DT), ps)
+    with pytest.raises(ValueError, match="generator must be a square"):
+        noether_charge(xs, ps, torch.zeros(2, 3, dtype=DT))
+    with pytest.raises(ValueError, match="generator must be a square"):
+        charge_drift(xs, ps, generator=torch.eye(3, dtype=DT))
+    with pytest.raises(ValueError, match="ps must have shape"):
+        translation_charge(torch.zeros(3, dtype=DT), torch.ones(3, dtype=DT))
+    with pytest.raises(ValueError, match="v must be a non-zero"):
+        translation_charge(ps, torch.zeros(2, dtype=DT))
+    with pytest.raises(ValueError, match="v must be a direction"):
+        charge_drift(xs, ps, v=torch.ones(3, dtype=DT))
+    with pytest.raises(ValueError, match="generator and v"):
+        charge_drift(xs, ps, generator=torch.eye(2, dtype=DT), v=torch.ones(2, dtype=DT))
+    with pytest.raises(ValueError, match="ps must not vanish"):
+        charge_drift(xs, torch.zeros(3, 2, dtype=DT))
+    with pytest.raises(ValueError, match="d must be an integer >= 2"):
+        rotation_generator(1)
+    with pytest.raises(ValueError, match="i and j must differ"):
+        rotation_generator(3, 1, 1)
+    with pytest.raises(ValueError, match="j must be an index"):
+        angular_momentum(xs, ps, 0, 2)
+
+
+def test_bad_layers_are_rejected() -> None:
+    x0 = torch.zeros(2, dtype=DT)
+    with pytest.raises(ValueError, match="steps must be a non-empty"):
+        layer_momenta([], x0, _loss)
+    with pytest.raises(TypeError, match=r"steps\[1\] must be callable"):
+        layer_momenta([lambda x: x, 3], x0, _loss)
+    with pytest.raises(ValueError, match=r"steps\[0\] must return a tensor of its input's shape"):
+        layer_momenta([lambda x: x[:1]], x0, _loss)
+    with pytest.raises(ValueError, match="loss"):
+        layer_momenta([lambda x: x], x0, lambda x: x)
+    with pytest.raises(TypeError, match="loss must be callable"):
+        layer_momenta([lambda x: x], x0, None)
+
+
+def test_bad_field_arguments_are_rejected() -> None:
+    with pytest.raises(ValueError, match="activation must be one of"):
+        HomogeneousField(2, activation="gelu")
+    with pytest.raises(ValueError, match="d must be an integer"):
+        HomogeneousField(0)
+    with pytest.raises(ValueError, match="width must be an integer"):
+        TranslationInvariantField(2, width=0)
+    with pytest.raises(ValueError, match="d must be an integer >= 2"):
+        TranslationInvariantField(1)
+    with pytest.raises(ValueError, match="v must be a direction"):
+        TranslationInvariantField(3, torch.ones(2, dtype=DT))
+    with pytest.raises(ValueError, match="i and j must differ"):
+        RotationEquivariantField(3, 1, 1)
+    with pytest.raises(ValueError, match="depth must be an integer"):
+        FeedforwardNet(2, 0)
+    with pytest.raises(ValueError, match="scale must be a number"):
+        FeedforwardNet(2, 2, scale=-1.0)

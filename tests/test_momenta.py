@@ -1,0 +1,318 @@
+"""Tests of ctdepth_lib.momenta against closed forms, finite differences and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm
+
+from ctdepth_lib import (
+    adjoint_momenta,
+    backprop_momenta,
+    hamiltonian,
+    hamiltonian_flow,
+    modified_hamiltonian,
+    resnet_unroll,
+)
+
+DT = torch.float64
+
+
+def _rng(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
+    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
+
+
+class TanhField(torch.nn.Module):
+    """Autonomous f(x) = tanh(W x + b) with an explicit Jacobian for the references."""
+
+    def __init__(self, d: int, seed: int = 1) -> None:
+        super().__init__()
+        g = _rng(seed)
+        self.w = torch.nn.Parameter(torch.randn(d, d, generator=g, dtype=DT) / d**0.5)
+        self.b = torch.nn.Parameter(0.3 * torch.randn(d, generator=g, dtype=DT))
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x @ self.w.T + self.b)
+
+    def np_f(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(self.w.detach().numpy() @ x + self.b.detach().numpy())
+
+    def np_jac(self, x: np.ndarray) -> np.ndarray:
+        w = self.w.detach().numpy()
+        s = np.tanh(w @ x + self.b.detach().numpy())
+        return (1 - s**2)[:, None] * w
+
+
+def half_square(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (x**2).sum()
+
+
+# --- hamiltonian -------------------------------------------------------------------------
+
+
+def test_hamiltonian_linear_closed_form_and_shapes() -> None:
+    a = _matrix(3)
+    x = torch.randn(5, 3, generator=_rng(1), dtype=DT)
+    p = torch.randn(5, 3, generator=_rng(2), dtype=DT)
+    h = hamiltonian(lambda t, y: y @ a.T, 0.0, x, p)
+    expected = np.einsum("bi,ij,bj->b", p.numpy(), a.numpy(), x.numpy())
+    assert h.shape == (5,)
+    np.testing.assert_allclose(h.numpy(), expected, rtol=1e-14)
+    single = hamiltonian(lambda t, y: y @ a.T, torch.tensor(0.5, dtype=DT), x[0], p[0])
+    assert single.shape == ()
+    np.testing.assert_allclose(float(single), expected[0], rtol=1e-14)
+
+
+# --- backprop_momenta --------------------------------------------------------------------
+
+
+def test_backprop_momenta_linear_closed_form() -> None:
+    # f = A x: x_N = (I + hA)^N x_0 and p_n = p_N (I + hA)^(N-n), p_N = x_N for L = |x|²/2.
+    d, n_steps = 3, 10
+    a = _matrix(d).numpy()
+    x0 = torch.randn(d, generator=_rng(3), dtype=DT)
+    ts = torch.linspace(0.0, 1.0, n_steps + 1, dtype=DT)
+    xs, ps = backprop_momenta(lambda t, y: y @ torch.from_numpy(a).T, x0, ts, half_square)
+    step = np.eye(d) + a / n_steps
+    x_n = np.linalg.matrix_power(step, n_steps) @ x0.numpy()
+    for n in range(n_steps + 1):
+        expected = x_n @ np.linalg.matrix_power(step, n_steps - n)
+        np.testing.assert_allclose(ps[n].numpy(), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xs[-1].numpy(), x_n, rtol=1e-12)
+    assert xs.shape == ps.shape == (n_steps + 1, d)
+
+
+def test_backprop_momenta_finite_differences_nonlinear_time_dependent() -> None:
+    f = TanhField(3)
+
+    def g(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return f(t, x) * torch.cos(t)
+
+    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    ts = torch.linspace(0.0, 1.5, 13, dtype=DT)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(x).sum() + x[0] * x[1]
+
+    _, ps = backprop_momenta(g, x0, ts, loss)
+    eps = 1e-6
+    for n in (0, 5, 12):
+        fd = np.zeros(3)
+        for i in range(3):
+            vals = []
+            for sign in (1, -1):
+                with torch.no_grad():
+                    xs = resnet_unroll(g, x0, ts).clone()
+                    x = xs[n].clone()
+                    x[i] += sign * eps
+                    if n < 12:
+                        x = resnet_unroll(g, x, ts[n:])[-1]
+                    vals.append(float(loss(x)))
+            fd[i] = (vals[0] - vals[1]) / (2 * eps)
+        np.testing.assert_allclose(ps[n].numpy(), fd, rtol=1e-7, atol=1e-9)
+
+
+def test_backprop_momenta_batch_is_sum_of_samples() -> None:
+    f = TanhField(2)
+    x0 = torch.randn(4, 2, generator=_rng(5), dtype=DT)
+    ts = torch.linspace(0.0, 1.0, 9, dtype=DT)
+    _, ps = backprop_momenta(f, x0, ts, half_square)
+    for b in range(4):
+        _, pb = backprop_momenta(f, x0[b], ts, half_square)
+        np.testing.assert_allclose(ps[:, b].numpy(), pb.numpy(), rtol=1e-14, atol=1e-15)
+
+
+def test_backprop_momenta_constant_loss_gives_zero() -> None:
+    x0 = torch.ones(2, dtype=DT)
+    ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
+    _, ps = backprop_momenta(lambda t, y: -y, x0, ts, lambda x: torch.tensor(1.0, dtype=DT))
+    assert float(ps.abs().max()) == 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_steps=st.integers(1, 12),
+    d=st.integers(1, 4),
+    t_end=st.floats(0.1, 3.0),
+)
+def test_backprop_is_symplectic_euler_for_all_inputs(seed: int, n_steps: int, d: int, t_end: float) -> None:
+    # Law (claim 2a): p_n = p_{n+1} (I + h J_n) with J_n the explicit Jacobian of tanh(W x + b) at x_n.
+    f = TanhField(d, seed=seed)
+    x0 = torch.randn(d, generator=_rng(seed + 1), dtype=DT)
+    ts = torch.linspace(0.0, t_end, n_steps + 1, dtype=DT)
+    xs, ps = backprop_momenta(f, x0, ts, half_square)
+    h = (ts[1:] - ts[:-1]).numpy()
+    np.testing.assert_allclose(ps[-1].numpy(), xs[-1].numpy(), rtol=1e-15, atol=0)
+    for n in range(n_steps):
+        expected = ps[n + 1].numpy() @ (np.eye(d) + h[n] * f.np_jac(xs[n].numpy()))
+        np.testing.assert_allclose(ps[n].numpy(), expected, rtol=1e-12, atol=1e-13)
+
+
+# --- adjoint_momenta and hamiltonian_flow ------------------------------------------------
+
+
+def test_adjoint_momenta_linear_closed_form() -> None:
+    # f = A x: x(t) = e^{At} x0, p(t) = p(T) e^{A(T−t)} with p(T) = x(T).
+    d = 3
+    a = _matrix(d, seed=6)
+    x0 = torch.randn(2, d, generator=_rng(7), dtype=DT)
+    ts = torch.linspace(0.0, 1.2, 7, dtype=DT)
+    xs, ps = adjoint_momenta(lambda t, y: y @ a.T, x0, ts, half_square)
+    an = a.numpy()
+    x_t = x0.numpy() @ expm(an * 1.2).T
+    for n, t in enumerate(ts.tolist()):
+        np.testing.assert_allclose(xs[n].numpy(), x0.numpy() @ expm(an * t).T, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(ps[n].numpy(), x_t @ expm(an * (1.2 - t)), rtol=1e-8, atol=1e-10)
+
+
+def test_adjoint_momenta_against_scipy() -> None:
+    f = TanhField(3, seed=8)
+    x0 = torch.randn(3, generator=_rng(9), dtype=DT)
+    ts = torch.linspace(0.0, 2.0, 9, dtype=DT)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        return (x**3).sum()
+
+    xs, ps = adjoint_momenta(f, x0, ts, loss)
+    fwd = solve_ivp(lambda t, y: f.np_f(y), (0.0, 2.0), x0.numpy(), method="DOP853", rtol=1e-13, atol=1e-13)
+    x_t = fwd.y[:, -1]
+
+    def joint(t: float, z: np.ndarray) -> np.ndarray:
+        x, p = z[:3], z[3:]
+        return np.concatenate([f.np_f(x), -p @ f.np_jac(x)])
+
+    back = solve_ivp(
+        joint,
+        (2.0, 0.0),
+        np.concatenate([x_t, 3 * x_t**2]),
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-13,
+        t_eval=ts.numpy()[::-1],
+    )
+    np.testing.assert_allclose(xs.numpy(), back.y[:3, ::-1].T, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(ps.numpy(), back.y[3:, ::-1].T, rtol=1e-8, atol=1e-9)
+
+
+def test_hamiltonian_flow_linear_closed_form_forward() -> None:
+    a = _matrix(2, seed=10)
+    x0 = torch.randn(2, generator=_rng(11), dtype=DT)
+    p0 = torch.randn(2, generator=_rng(12), dtype=DT)
+    ts = torch.linspace(0.0, 1.0, 5, dtype=DT)
+    xs, ps = hamiltonian_flow(lambda t, y: y @ a.T, x0, p0, ts, rtol=1e-12, atol=1e-12)
+    an = a.numpy()
+    for n, t in enumerate(ts.tolist()):
+        np.testing.assert_allclose(xs[n].numpy(), expm(an * t) @ x0.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(ps[n].numpy(), p0.numpy() @ expm(-an * t), rtol=1e-9, atol=1e-11)
+
+
+# --- modified_hamiltonian ----------------------------------------------------------------
+
+
+def test_modified_hamiltonian_explicit_jacobian() -> None:
+    f = TanhField(3, seed=13)
+    x = torch.randn(6, 3, generator=_rng(14), dtype=DT)
+    p = torch.randn(6, 3, generator=_rng(15), dtype=DT)
+    h = 0.1
+    got = modified_hamiltonian(f, 0.0, x, p, h)
+    expected = [
+        pb @ f.np_f(xb) - 0.5 * h * pb @ f.np_jac(xb) @ f.np_f(xb) for xb, pb in zip(x.numpy(), p.numpy(), strict=True)
+    ]
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-13)
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def _ok() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.zeros(2, dtype=DT), torch.linspace(0.0, 1.0, 3, dtype=DT)
+
+
+def field(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return -x
+
+
+@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
+def test_non_scalar_loss(fn) -> None:
+    x0, ts = _ok()
+    with pytest.raises(ValueError, match="loss"):
+        fn(field, x0, ts, lambda x: x)
+
+
+@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
+def test_loss_not_tensor_or_not_callable(fn) -> None:
+    x0, ts = _ok()
+    with pytest.raises(TypeError, match="loss"):
+        fn(field, x0, ts, lambda x: 1.0)
+    with pytest.raises(TypeError, match="loss"):
+        fn(field, x0, ts, "mse")
+    with pytest.raises(TypeError, match="loss"):
+        fn(field, x0, ts, lambda x: torch.tensor(1))
+
+
+@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
+def test_integer_x0(fn) -> None:
+    _, ts = _ok()
+    with pytest.raises(TypeError, match="x0"):
+        fn(field, torch.zeros(2, dtype=torch.int64), ts, half_square)
+
+
+@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
+def test_grid_dtype_mismatch_and_bad_field(fn) -> None:
+    x0, ts = _ok()
+    with pytest.raises(TypeError, match="ts"):
+        fn(field, x0, ts.float(), half_square)
+    with pytest.raises(ValueError, match="f"):
+        fn(lambda t, x: x[:1], x0, ts, half_square)
+    with pytest.raises(TypeError, match="f"):
+        fn(None, x0, ts, half_square)
+
+
+def test_adjoint_momenta_bad_tolerances_and_decreasing_grid() -> None:
+    x0, ts = _ok()
+    with pytest.raises(ValueError, match="rtol"):
+        adjoint_momenta(field, x0, ts, half_square, rtol=0.0)
+    with pytest.raises(ValueError, match="atol"):
+        adjoint_momenta(field, x0, ts, half_square, atol=-1e-3)
+    with pytest.raises(TypeError, match="rtol"):
+        adjoint_momenta(field, x0, ts, half_square, rtol="1e-9")
+    with pytest.raises(ValueError, match="ts"):
+        adjoint_momenta(field, x0, ts.flip(0), half_square)
+
+
+def test_hamiltonian_bad_inputs() -> None:
+    x = torch.zeros(3, 2, dtype=DT)
+    with pytest.raises(ValueError, match="p"):
+        hamiltonian(field, 0.0, x, torch.zeros(3, 3, dtype=DT))
+    with pytest.raises(TypeError, match="p"):
+        hamiltonian(field, 0.0, x, torch.zeros(3, 2, dtype=torch.float32))
+    with pytest.raises(TypeError, match="x"):
+        hamiltonian(field, 0.0, torch.zeros(3, 2, dtype=torch.int64), x)
+    with pytest.raises(ValueError, match="t"):
+        hamiltonian(field, torch.zeros(2, dtype=DT), x, x)
+    with pytest.raises(TypeError, match="t"):
+        hamiltonian(field, "0", x, x)
+    with pytest.raises(TypeError, match="f"):
+        hamiltonian(3, 0.0, x, x)
+
+
+def test_modified_hamiltonian_and_flow_bad_inputs() -> None:
+    x = torch.zeros(2, dtype=DT)
+    with pytest.raises(ValueError, match="h"):
+        modified_hamiltonian(field, 0.0, x, x, 0.0)
+    with pytest.raises(ValueError, match="p"):
+        modified_hamiltonian(field, 0.0, x, torch.zeros(3, dtype=DT), 0.1)
+    _, ts = _ok()
+    with pytest.raises(ValueError, match="p0"):
+        hamiltonian_flow(field, x, torch.zeros(3, dtype=DT), ts)
+    with pytest.raises(ValueError, match="rtol"):
+        hamiltonian_flow(field, x, x, ts, rtol=0.0)

@@ -1,0 +1,70 @@
+"""ctdepth_lib.notebooks: parameters, specs and quick settings read from notebooks; seeded runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ctdepth_lib.notebooks import chapter_parameters, quick_parameters, run_chapter, seed_run_path
+
+PARAMS = """SEED = 0  # random seed
+N_MAX = 64  # deepest network
+"""
+VALIDATE = """import ctdepth_lib as cl
+from ctdepth_lib import Param
+SPEC = {"SEED": Param(int, 0, 2**31 - 1), "N_MAX": Param(int, 4, 4096, help="depth")}
+PARAMS = cl.validate_parameters({"SEED": SEED, "N_MAX": N_MAX}, SPEC)
+"""
+
+
+def _nb(path: Path, params: str = PARAMS, validate: str = VALIDATE, quick: dict | None = None) -> Path:
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), p, nbformat.v4.new_code_cell(validate),
+                nbformat.v4.new_code_cell("print(N_MAX * 2)")]  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["ctdepth"] = {"quick_parameters": {"N_MAX": 8} if quick is None else quick}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_chapter_parameters(tmp_path: Path) -> None:
+    params = {p.name: p for p in chapter_parameters(_nb(tmp_path / "c.ipynb"))}
+    assert list(params) == ["SEED", "N_MAX"]
+    assert params["SEED"].default == 0 and params["SEED"].help == "random seed"
+    assert params["N_MAX"].quick == 8 and params["N_MAX"].allowed == "int in [4, 4096]"
+    assert params["N_MAX"].help == "depth"  # the spec's help wins over the comment
+
+
+def test_spec_must_match_parameters(tmp_path: Path) -> None:
+    nb = _nb(tmp_path / "c.ipynb", params="SEED = 0\nN_MAX = 3\nEXTRA = 1\n")
+    with pytest.raises(ValueError, match="disagree on"):
+        chapter_parameters(nb)
+
+
+def test_missing_parameters_cell_and_validation(tmp_path: Path) -> None:
+    nb = _nb(tmp_path / "c.ipynb", validate="x = 1\n")
+    with pytest.raises(ValueError, match="does not call validate_parameters"):
+        chapter_parameters(nb)
+
+
+def test_quick_parameters_must_not_fix_seed(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must not fix SEED"):
+        quick_parameters(_nb(tmp_path / "c.ipynb", quick={"SEED": 3}))
+
+
+def test_run_chapter_never_in_place_and_reuses(tmp_path: Path) -> None:
+    nb = _nb(tmp_path / "c.ipynb")
+    with pytest.raises(ValueError, match="out must differ"):
+        run_chapter(nb, nb, {"SEED": 1})
+    out = seed_run_path(tmp_path / "runs", nb, 1)
+    assert out.name == "c-seed1.ipynb"
+    run_chapter(nb, out, {"SEED": 1, "N_MAX": 8}, timeout=120)
+    assert "16" in out.read_text()
+    stamp = out.with_suffix(".sha256").read_text()
+    mtime = out.stat().st_mtime_ns
+    run_chapter(nb, out, {"SEED": 1, "N_MAX": 8}, reuse=True)
+    assert out.stat().st_mtime_ns == mtime and out.with_suffix(".sha256").read_text() == stamp

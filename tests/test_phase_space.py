@@ -1,0 +1,301 @@
+"""Tests of ctdepth_lib.phase_space against closed forms, finite differences, numpy and scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import expm
+
+from ctdepth_lib import (
+    TimeMLP,
+    backprop_momenta,
+    gradient_gain,
+    hamiltonian_flow,
+    jacobian_spectrum,
+    network_phase_jacobian,
+    network_phase_map,
+    polygon_area,
+    rk_unroll,
+    state_jacobian,
+    symplectic_defect,
+    symplectic_form,
+    variational_jacobian,
+    volume_defect,
+)
+
+DT = torch.float64
+
+
+def _rng(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
+    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
+
+
+def _field(d: int, k: float = 1.0, seed: int = 0):
+    mlp = TimeMLP(d, 8, seed=seed)
+
+    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return -k * x + 0.3 * mlp(t, x)
+
+    return f
+
+
+def _linear(a: torch.Tensor):
+    return lambda t, x: x @ a.T
+
+
+def _fd_jacobian(fun, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Central finite differences, one column per coordinate (the independent reference)."""
+    cols = []
+    for k in range(z.numel()):
+        e = torch.zeros_like(z)
+        e[k] = eps
+        cols.append((fun(z + e) - fun(z - e)) / (2 * eps))
+    return torch.stack(cols, dim=-1)
+
+
+# --- symplectic form, defects, spectrum --------------------------------------------------
+
+
+def test_symplectic_form_closed_form() -> None:
+    om = symplectic_form(2)
+    expected = torch.tensor([[0, 0, 1, 0], [0, 0, 0, 1], [-1, 0, 0, 0], [0, -1, 0, 0]], dtype=DT)
+    assert torch.equal(om, expected)
+    assert torch.equal(om @ om, -torch.eye(4, dtype=DT))
+
+
+def test_symplectic_defect_closed_forms() -> None:
+    # d = 1: symplectic <=> det = 1.  A rotation is, a stretch diag(2, 1) is not: |det − 1| = 1.
+    th = 0.3
+    rot = torch.tensor([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]], dtype=DT)
+    assert float(symplectic_defect(rot)) < 1e-15
+    assert float(symplectic_defect(torch.diag(torch.tensor([2.0, 1.0], dtype=DT)))) == pytest.approx(1.0)
+    assert float(volume_defect(torch.diag(torch.tensor([2.0, 3.0], dtype=DT)))) == pytest.approx(5.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 4))
+def test_block_maps_are_symplectic_for_all_invertible_a(seed: int, d: int) -> None:
+    # [[A, 0], [A^{-T} S, A^{-T}]] with S symmetric is symplectic for every invertible A (HLW §VI.2).
+    a = torch.eye(d, dtype=DT) + _matrix(d, seed, scale=0.5)
+    s = _matrix(d, seed + 1)
+    s = s + s.T
+    ainvt = torch.linalg.inv(a).T
+    m = torch.cat([torch.cat([a, torch.zeros(d, d, dtype=DT)], 1), torch.cat([ainvt @ s, ainvt], 1)], 0)
+    scale = float(torch.linalg.matrix_norm(m, ord=2)) ** 2
+    assert float(symplectic_defect(m)) <= 1e-13 * scale
+    assert float(volume_defect(m)) <= 1e-12 * scale**2
+
+
+def test_batched_defects_shapes() -> None:
+    m = torch.eye(4, dtype=DT).expand(3, 4, 4)
+    assert symplectic_defect(m).shape == (3,)
+    assert volume_defect(m).shape == (3,)
+
+
+def test_jacobian_spectrum_matches_numpy() -> None:
+    j = _matrix(5, 3, scale=2.0)
+    logdet, sv = jacobian_spectrum(j)
+    _sign, ref = np.linalg.slogdet(j.numpy())
+    assert float(logdet) == pytest.approx(ref, rel=1e-12)
+    np.testing.assert_allclose(sv.numpy(), np.linalg.svd(j.numpy(), compute_uv=False), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 5))
+def test_gradient_gain_lies_between_singular_values(seed: int, d: int) -> None:
+    j = _matrix(d, seed, scale=3.0)
+    p = torch.randn(20, d, generator=_rng(seed + 1), dtype=DT)
+    gain = gradient_gain(j, p)
+    sv = np.linalg.svd(j.numpy(), compute_uv=False)
+    ref = np.linalg.norm(p.numpy() @ j.numpy(), axis=1) / np.linalg.norm(p.numpy(), axis=1)
+    np.testing.assert_allclose(gain.numpy(), ref, rtol=1e-12)
+    assert np.all(gain.numpy() >= sv[-1] * (1 - 1e-12))
+    assert np.all(gain.numpy() <= sv[0] * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("n", [3, 4, 7, 100])
+def test_polygon_area_regular_polygon(n: int) -> None:
+    th = torch.arange(n, dtype=DT) * (2 * math.pi / n)
+    pts = torch.stack([2 + 1.5 * torch.cos(th), -1 + 1.5 * torch.sin(th)], dim=1)
+    assert float(polygon_area(pts)) == pytest.approx(0.5 * n * 1.5**2 * math.sin(2 * math.pi / n), rel=1e-13)
+    # Orientation does not matter.
+    assert float(polygon_area(pts.flip(0))) == pytest.approx(float(polygon_area(pts)), rel=1e-14)
+
+
+# --- Jacobians of networks and flows -----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_state_jacobian_linear_closed_form(method: str) -> None:
+    a = _matrix(3, 1)
+    n, h = 16, 1 / 16
+    ts = torch.linspace(0, 1, n + 1, dtype=DT)
+    ha = (h * a).numpy()
+    step = np.eye(3) + ha
+    if method == "rk4":
+        step = np.eye(3) + ha + ha @ ha / 2 + ha @ ha @ ha / 6 + ha @ ha @ ha @ ha / 24
+    j = state_jacobian(_linear(a), torch.randn(3, generator=_rng(2), dtype=DT), ts, method=method)
+    np.testing.assert_allclose(j.detach().numpy(), np.linalg.matrix_power(step, n), rtol=1e-12, atol=1e-14)
+
+
+def test_state_jacobian_matches_finite_differences_batched() -> None:
+    f = _field(3, seed=4)
+    ts = torch.linspace(0, 1, 11, dtype=DT)
+    x0 = torch.randn(2, 3, generator=_rng(5), dtype=DT)
+    j = state_jacobian(f, x0, ts).detach()
+    assert j.shape == (2, 3, 3)
+    for b in range(2):
+        ref = _fd_jacobian(lambda x: rk_unroll(f, x, ts)[-1].detach(), x0[b])
+        np.testing.assert_allclose(j[b].numpy(), ref.numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_network_phase_map_inverts_backprop() -> None:
+    # Backprop gives p_n from the loss; the forward phase map from (x_0, p_0) must return every p_n.
+    f = _field(3, seed=6)
+    ts = torch.linspace(0, 1, 9, dtype=DT)
+    x0 = torch.randn(3, generator=_rng(7), dtype=DT)
+    xs, ps = backprop_momenta(f, x0, ts, lambda x: (x**3).sum())
+    zs = network_phase_map(f, torch.cat([x0, ps[0]]), ts).detach()
+    np.testing.assert_allclose(zs[:, :3].numpy(), xs.numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(zs[:, 3:].numpy(), ps.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_network_phase_map_linear_closed_form_and_batch() -> None:
+    a = _matrix(2, 8)
+    n = 8
+    ts = torch.linspace(0, 1, n + 1, dtype=DT)
+    z0 = torch.randn(4, 4, generator=_rng(9), dtype=DT)
+    zs = network_phase_map(_linear(a), z0, ts).detach()
+    assert zs.shape == (n + 1, 4, 4)
+    step = np.eye(2) + a.numpy() / n
+    xn = z0[:, :2].numpy() @ np.linalg.matrix_power(step, n).T
+    pn = z0[:, 2:].numpy() @ np.linalg.matrix_power(np.linalg.inv(step), n)
+    np.testing.assert_allclose(zs[-1, :, :2].numpy(), xn, rtol=1e-13)
+    np.testing.assert_allclose(zs[-1, :, 2:].numpy(), pn, rtol=1e-12)
+
+
+def test_network_phase_jacobian_matches_finite_differences() -> None:
+    f = _field(2, seed=10)
+    ts = torch.linspace(0, 1, 9, dtype=DT)
+    z0 = torch.randn(4, generator=_rng(11), dtype=DT)
+    m = network_phase_jacobian(f, z0, ts).detach()
+    ref = _fd_jacobian(lambda z: network_phase_map(f, z, ts)[-1].detach(), z0)
+    np.testing.assert_allclose(m.numpy(), ref.numpy(), rtol=1e-6, atol=1e-8)
+    # The upper-right block vanishes (x_N does not depend on p_0) and the upper-left is J.
+    assert float(m[:2, 2:].abs().max()) == 0.0
+    np.testing.assert_allclose(m[:2, :2].numpy(), state_jacobian(f, z0[:2], ts).detach().numpy(), rtol=1e-14)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000), k=st.floats(-2.0, 2.0), n=st.integers(1, 12))
+def test_discrete_phase_map_is_symplectic_for_all_fields(seed: int, k: float, n: int) -> None:
+    # Claim L1 (discrete): det M = 1 and MᵀΩM = Ω exactly, for any field and grid with I + h f_x invertible.
+    f = _field(2, k=k, seed=seed)
+    ts = torch.linspace(0, 1, n + 1, dtype=DT)
+    z0 = torch.randn(2, 4, generator=_rng(seed), dtype=DT)
+    m = network_phase_jacobian(f, z0, ts).detach()
+    scale = float(torch.linalg.matrix_norm(m, ord=2).max()) ** 2
+    assert float(symplectic_defect(m).max()) <= 1e-13 * scale
+    assert float(volume_defect(m).max()) <= 1e-12 * scale**2
+
+
+def test_variational_jacobian_linear_closed_form() -> None:
+    # f = A x: x(t) = e^{At} x_0, p(t) = p_0 e^{-At}, so M = diag(e^{AT}, e^{-AᵀT}) (scipy's expm).
+    a = _matrix(2, 12)
+    ts = torch.tensor([0.0, 0.5, 1.5], dtype=DT)
+    ms = variational_jacobian(_linear(a), torch.randn(4, generator=_rng(13), dtype=DT), ts)
+    assert ms.shape == (3, 4, 4)
+    for k, t in enumerate(ts.tolist()):
+        ref = np.zeros((4, 4))
+        ref[:2, :2] = expm(a.numpy() * t)
+        ref[2:, 2:] = expm(-a.numpy().T * t)
+        np.testing.assert_allclose(ms[k].numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_variational_jacobian_matches_finite_differences_of_the_flow() -> None:
+    f = _field(2, k=0.5, seed=14)
+    ts = torch.tensor([0.0, 1.0], dtype=DT)
+    z0 = torch.randn(2, 4, generator=_rng(15), dtype=DT)
+    ms = variational_jacobian(f, z0, ts)
+    assert ms.shape == (2, 2, 4, 4)
+
+    def flow(z: torch.Tensor) -> torch.Tensor:
+        xs, ps = hamiltonian_flow(f, z[:2], z[2:], ts, method="dopri8", rtol=1e-13, atol=1e-13, options={"step_t": ts})
+        return torch.cat([xs[-1], ps[-1]])
+
+    ref = _fd_jacobian(flow, z0[1], eps=1e-5)
+    np.testing.assert_allclose(ms[-1, 1].numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
+    assert float(symplectic_defect(ms[-1]).max()) < 1e-11
+    assert float(volume_defect(ms[-1]).max()) < 1e-11
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def test_bad_matrices_are_rejected() -> None:
+    with pytest.raises(ValueError, match="M must be a square"):
+        symplectic_defect(torch.zeros(4, 3, dtype=DT))
+    with pytest.raises(ValueError, match="M must be a phase-space matrix"):
+        symplectic_defect(torch.eye(3, dtype=DT))
+    with pytest.raises(ValueError, match="M must be a square"):
+        volume_defect(torch.zeros(2, 3, 4, dtype=DT))
+    with pytest.raises(ValueError, match="M must contain only finite"):
+        volume_defect(torch.full((2, 2), float("nan"), dtype=DT))
+    with pytest.raises(ValueError, match="J must be a square"):
+        jacobian_spectrum(torch.zeros(2, 3, dtype=DT))
+    with pytest.raises(ValueError, match="J must be non-singular"):
+        jacobian_spectrum(torch.zeros(2, 2, dtype=DT))
+    with pytest.raises(ValueError, match="J must be a square"):
+        gradient_gain(torch.zeros(2, 3, dtype=DT), torch.ones(3, dtype=DT))
+    with pytest.raises(ValueError, match="J must be one matrix"):
+        gradient_gain(torch.eye(2, dtype=DT).expand(3, 2, 2), torch.ones(2, dtype=DT))
+    with pytest.raises(ValueError, match="p_N must have last dimension"):
+        gradient_gain(torch.eye(2, dtype=DT), torch.ones(3, dtype=DT))
+    with pytest.raises(ValueError, match="p_N must have no zero rows"):
+        gradient_gain(torch.eye(2, dtype=DT), torch.zeros(2, 2, dtype=DT))
+    with pytest.raises(ValueError, match="points must have shape"):
+        polygon_area(torch.zeros(2, 2, dtype=DT))
+    with pytest.raises(ValueError, match="points must have shape"):
+        polygon_area(torch.zeros(5, 3, dtype=DT))
+    with pytest.raises(ValueError, match="d must be an integer"):
+        symplectic_form(0)
+
+
+def test_bad_phase_points_and_grids_are_rejected() -> None:
+    f = _field(2)
+    ts = torch.linspace(0, 1, 3, dtype=DT)
+    with pytest.raises(ValueError, match="z0 must hold"):
+        network_phase_map(f, torch.zeros(3, dtype=DT), ts)
+    with pytest.raises(ValueError, match="z0 must hold"):
+        network_phase_jacobian(f, torch.zeros(5, dtype=DT), ts)
+    with pytest.raises(ValueError, match="z0 must hold"):
+        variational_jacobian(f, torch.zeros(3, dtype=DT), ts)
+    with pytest.raises(ValueError, match="ts must"):
+        network_phase_map(f, torch.zeros(4, dtype=DT), torch.tensor([0.0, 0.0], dtype=DT))
+    with pytest.raises(ValueError, match="rtol"):
+        variational_jacobian(f, torch.zeros(4, dtype=DT), ts, rtol=0.0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        state_jacobian(f, torch.zeros(2, dtype=DT), ts, method="rk5")
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        state_jacobian(f, torch.zeros(1, 2, 2, dtype=DT), ts)
+    with pytest.raises(TypeError, match="f must be callable"):
+        network_phase_map("f", torch.zeros(4, dtype=DT), ts)
+
+
+def test_singular_step_map_is_rejected() -> None:
+    # f = −x/h makes I + h f_x = 0: p cannot be carried forward; no silent inf/NaN.
+    ts = torch.tensor([0.0, 0.5, 1.0], dtype=DT)
+    z0 = torch.ones(2, 4, dtype=DT)
+    with pytest.raises(ValueError, match="f gives a singular step map"):
+        network_phase_map(lambda t, x: -2.0 * x, z0, ts)
+    with pytest.raises(ValueError, match="f gives a singular step map"):
+        network_phase_jacobian(lambda t, x: -2.0 * x, z0[0], ts)
