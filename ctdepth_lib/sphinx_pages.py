@@ -1,0 +1,177 @@
+"""Sphinx extension: pages generated from the chapters and the environment.
+
+* ``rerun-guide`` — every chapter's parameters (default, quick value, allowed
+  range, meaning) read from the notebooks, the papermill command to rerun it and
+  its launch links;
+* ``build-versions`` — the versions the book was built with and the git commit.
+
+Both are regenerated on every build.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util.docutils import SphinxDirective
+
+from .book import toc_notebooks
+from .notebooks import chapter_parameters, quick_parameters
+
+__all__ = ["setup"]
+
+PACKAGES = (
+    "torch",
+    "torchdiffeq",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "scikit-learn",
+    "jupyter-book",
+    "myst-nb",
+    "sphinx",
+    "ctdepth_lib",
+)
+
+
+def _table(headers: list[str], rows: list[list[nodes.Node | str]], widths: list[int], cls: str) -> nodes.table:
+    table = nodes.table(classes=[cls])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    head, body = nodes.thead(), nodes.tbody()
+    for cells, parent in (([headers], head), (rows, body)):
+        for cells_row in cells:
+            row = nodes.row()
+            for c in cells_row:
+                entry = nodes.entry()
+                para = nodes.paragraph()
+                para += c if isinstance(c, nodes.Node) else nodes.Text(str(c))
+                entry += para
+                row += entry
+            parent += row
+    group += head
+    group += body
+    return table
+
+
+def _title(nb: Path) -> str:
+    for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for line in src.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return nb.stem
+
+
+def _track(env: BuildEnvironment) -> None:
+    docs: set[str] = getattr(env, "ctdepth_generated_docs", set())
+    docs.add(env.docname)
+    env.ctdepth_generated_docs = docs  # type: ignore[attr-defined]
+
+
+class RerunGuideDirective(SphinxDirective):
+    """``rerun-guide`` — the parameters of every chapter and how to rerun it."""
+
+    def run(self) -> list[nodes.Node]:
+        _track(self.env)
+        root = Path(self.env.srcdir)
+        url = str((self.config.html_theme_options or {}).get("repository_url", ""))
+        repo = url.removeprefix("https://github.com/").strip("/")
+        out: list[nodes.Node] = []
+        for nb in toc_notebooks(root):
+            rel = nb.relative_to(root).as_posix()
+            self.env.note_dependency(str(nb))
+            section = nodes.section(ids=[f"rerun-{nb.stem}"])
+            section += nodes.title(text=_title(nb))
+            params = chapter_parameters(nb)
+            rows: list[list[nodes.Node | str]] = [
+                [nodes.literal(text=p.name), repr(p.default), repr(p.quick), p.allowed, p.help] for p in params
+            ]
+            section += _table(
+                ["Parameter", "Default", "Quick", "Allowed", "Meaning"], rows, [12, 10, 10, 22, 40], "ctdepth-params"
+            )
+            quick = quick_parameters(nb)
+            args = " ".join(f"-p {k} {v}" for k, v in {**quick, "SEED": 1}.items())
+            cmd = f".venv/bin/papermill {rel} /tmp/{nb.stem}.ipynb {args}"
+            para = nodes.paragraph(
+                text="Rerun it with the quick parameters and another seed (write the output outside chapters/):"
+            )
+            section += para
+            section += nodes.literal_block(cmd, cmd, language="bash")
+            if repo:
+                links = nodes.paragraph()
+                binder = f"https://mybinder.org/v2/gh/{repo}/main?labpath={rel}"
+                colab = f"https://colab.research.google.com/github/{repo}/blob/main/{rel}"
+                links += nodes.Text("Launch: ")
+                links += nodes.reference("", "Binder", refuri=binder)
+                links += nodes.Text(" · ")
+                links += nodes.reference("", "Colab", refuri=colab)
+                section += links
+            out.append(section)
+        return out
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if res.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+    )
+    return res.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+class BuildVersionsDirective(SphinxDirective):
+    """``build-versions`` — Python, package versions and git commit of this build."""
+
+    def run(self) -> list[nodes.Node]:
+        _track(self.env)
+        rows: list[list[nodes.Node | str]] = [["Python", platform.python_version()], ["platform", platform.platform()]]
+        for pkg in PACKAGES:
+            try:
+                rows.append([pkg, metadata.version(pkg)])
+            except metadata.PackageNotFoundError:
+                rows.append([pkg, "not installed"])
+        rows.append(["git commit", _git_commit(Path(self.env.srcdir))])
+        return [_table(["component", "version"], rows, [20, 40], "ctdepth-versions")]
+
+
+def _always_outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    return sorted(getattr(env, "ctdepth_generated_docs", set()) - removed)
+
+
+def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    getattr(env, "ctdepth_generated_docs", set()).discard(docname)
+
+
+def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    mine: set[str] = getattr(env, "ctdepth_generated_docs", set())
+    mine |= getattr(other, "ctdepth_generated_docs", set())
+    env.ctdepth_generated_docs = mine  # type: ignore[attr-defined]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the directives and the event handlers."""
+    app.add_directive("rerun-guide", RerunGuideDirective)
+    app.add_directive("build-versions", BuildVersionsDirective)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
