@@ -45,7 +45,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	# 1. unit tests, nbval (fresh full runs == committed outputs), papermill with seeds 1-3, bad parameters
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests --ignore=tests/browser $$($(BIN)/python -m ctdepth_lib toc) --nbval
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/browser $$($(BIN)/python -m ctdepth_lib toc) --nbval
 	# 2. the book, rendered from the committed (nbval-checked) outputs, with -W -n
 	$(BIN)/python tools/build_check.py
 	# 3. every page in headless Chromium, offline

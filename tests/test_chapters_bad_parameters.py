@@ -9,7 +9,7 @@ from typing import Any
 
 import papermill as pm
 import pytest
-from test_chapters_seeds import CHAPTERS, ROOT, _quick, _run
+from chapter_runs import CHAPTERS, ROOT, quick, run
 
 
 def _previous_code_cell(cells: list[dict[str, Any]], index: int) -> dict[str, Any]:
@@ -28,7 +28,7 @@ BAD += [(CH1, "N_MAX", 0), (CH1, "T", -1.0), (CH1, "N_MIN", 48)]
 def test_bad_parameter_stops_in_validation_cell(nb: Path, name: str, value: Any, tmp_path: Path) -> None:
     out = tmp_path / nb.name
     with pytest.raises(pm.PapermillExecutionError) as err:
-        _run(nb, out, _quick(nb) | {name: value})
+        run(nb, out, quick(nb) | {name: value})
     assert f"parameter {name} must" in str(err.value) or f"{name.lower()} must" in str(err.value)
     executed = json.loads(out.read_text(encoding="utf-8"))
     failed = [
