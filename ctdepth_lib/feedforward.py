@@ -39,6 +39,7 @@ from torch import nn
 
 from ._validate import Field, check_callable, check_positive, check_state, check_time_grid
 from .solvers import odeint
+from .training import train
 
 __all__ = [
     "SPLITTING_SCHEMES",
@@ -729,12 +730,5 @@ def train_near_identity_classifier(
     check_positive("lr", lr)
     n_classes = int(y.max()) + 1
     model = NearIdentityClassifier(u.shape[1], d, n_classes, n_basis=n_basis, alpha=alpha, seed=seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(u, n_layers), y)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return model, losses
+    result = train(model, u, y, steps=steps, lr=lr, n_layers=n_layers)  # the book's one training loop
+    return model, result.losses
