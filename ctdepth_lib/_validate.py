@@ -88,6 +88,13 @@ def check_field_output(name: str, out: Any, x: torch.Tensor) -> None:
         raise TypeError(f"{name}(t, x) must return the dtype of x ({x.dtype}); got {out.dtype}")
 
 
+def check_int(name: str, value: Any, low: int) -> int:
+    """An integer (not a bool) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return value
+
+
 def check_positive(name: str, value: Any) -> float:
     """A finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from ._validate import check_int
 from .fields import TimeMLP
 from .resnet import resnet_unroll
 from .solvers import odeint
@@ -232,12 +233,6 @@ def start_measuring_process() -> None:
     _Server.start()
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
-
-
 def gradient_cost(
     method: str,
     n_steps: int,
@@ -265,11 +260,11 @@ def gradient_cost(
     """
     if method not in COST_METHODS:
         raise ValueError(f"method must be one of {list(COST_METHODS)}; got {method!r}")
-    _check_int("n_steps", n_steps, 1)
-    _check_int("batch", batch, 1)
-    _check_int("d", d, 1)
-    _check_int("width", width, 1)
-    _check_int("repeats", repeats, 1)
+    check_int("n_steps", n_steps, 1)
+    check_int("batch", batch, 1)
+    check_int("d", d, 1)
+    check_int("width", width, 1)
+    check_int("repeats", repeats, 1)
     if isinstance(T, bool) or not isinstance(T, (int, float)) or not 0 < T < float("inf"):
         raise ValueError(f"T must be a finite number > 0; got {T!r}")
     config = {

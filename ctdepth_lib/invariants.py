@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ._validate import check_callable, check_float_tensor, check_state
+from ._validate import check_callable, check_float_tensor, check_int, check_state
 
 __all__ = [
     "ACTIVATIONS",
@@ -288,12 +288,6 @@ def _check_loss_value(value: object) -> torch.Tensor:
     return value.reshape(())
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
-
-
 def _check_activation(activation: object) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {list(ACTIVATIONS)}; got {activation!r}")
@@ -352,8 +346,8 @@ class HomogeneousField(_Seeded):
         scale: float = 1.0,
     ) -> None:
         super().__init__(seed, scale)
-        _check_int("d", d, 1)
-        _check_int("width", width, 1)
+        check_int("d", d, 1)
+        check_int("width", width, 1)
         self.activation = _check_activation(activation)
         self._phi = _activation(self.activation, float(negative_slope))
         self.a0, self.b0 = self._draw(d, width, fan_in=width), self._draw(width, d, fan_in=d)
@@ -394,8 +388,8 @@ class TranslationInvariantField(_Seeded):
         scale: float = 1.0,
     ) -> None:
         super().__init__(seed, scale)
-        _check_int("d", d, 2)
-        _check_int("width", width, 1)
+        check_int("d", d, 2)
+        check_int("width", width, 1)
         if v is None:
             v = torch.zeros(d, dtype=torch.float64)
             v[0] = 1.0
@@ -444,8 +438,8 @@ class RotationEquivariantField(_Seeded):
         scale: float = 1.0,
     ) -> None:
         super().__init__(seed, scale)
-        rotation_generator(_check_int("d", d, 2), i, j)  # validates the plane
-        _check_int("width", width, 1)
+        rotation_generator(check_int("d", d, 2), i, j)  # validates the plane
+        check_int("width", width, 1)
         self.d, self.i, self.j, self.symmetric = d, i, j, bool(symmetric)
         self._rest = [k for k in range(d) if k not in (i, j)]
         n_in = d - 1 + (0 if symmetric else 1)
@@ -502,8 +496,8 @@ class FeedforwardNet(_Seeded):
         scale: float = 1.4,
     ) -> None:
         super().__init__(seed, scale)
-        _check_int("d", d, 1)
-        _check_int("depth", depth, 1)
+        check_int("d", d, 1)
+        check_int("depth", depth, 1)
         self.activation = _check_activation(activation)
         self._phi = _activation(self.activation, float(negative_slope))
         self.weights = nn.ParameterList([self._draw(d, d, fan_in=d) for _ in range(depth)])

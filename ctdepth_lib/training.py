@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validate import check_positive
+from ._validate import check_int, check_positive
 from .data import check_dataset
 from .fields import TimeMLP
 from .resnet import resnet_unroll
@@ -51,12 +51,6 @@ __all__ = [
 
 #: Ways of integrating an :class:`ODEClassifier` (see the module docstring).
 TRAINING_MODES = ("resnet", "dopri5", "adjoint", "euler_adjoint")
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
 
 
 def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
@@ -97,10 +91,10 @@ class ODEClassifier(nn.Module):
         scale: float = 1.0,
     ) -> None:
         super().__init__()
-        _check_int("n_features", n_features, 1)
-        _check_int("n_classes", n_classes, 2)
-        _check_int("d", d, 1)
-        _check_int("width", width, 1)
+        check_int("n_features", n_features, 1)
+        check_int("n_classes", n_classes, 2)
+        check_int("d", d, 1)
+        check_int("width", width, 1)
         self.T = check_positive("T", T)
         gen = torch.Generator().manual_seed(int(seed))
         self.encoder = _seeded_linear(n_features, d, gen)
@@ -109,7 +103,7 @@ class ODEClassifier(nn.Module):
 
     def grid(self, n_steps: int) -> torch.Tensor:
         """The ResNet's uniform grid ``t_n = n T / N``, ``n = 0 … N``."""
-        _check_int("n_steps", n_steps, 1)
+        check_int("n_steps", n_steps, 1)
         return torch.linspace(0.0, self.T, n_steps + 1, dtype=torch.float64)
 
     def trajectory(
@@ -151,7 +145,7 @@ class ODEClassifier(nn.Module):
         elif mode == "euler_adjoint":
             # Output only at t = 0, T (so the adjoint's memory does not grow with N), but step on
             # exactly the ResNet's grid: ``step_size = T/N`` can make torchdiffeq take N + 1 steps.
-            _check_int("n_steps", n_steps, 1)
+            check_int("n_steps", n_steps, 1)
             z0 = self.encoder(x)
             ts = torch.tensor([0.0, self.T], dtype=torch.float64)
             zs = odeint(self.field, z0, ts, method="euler", adjoint=True, options=_uniform_grid(n_steps))
@@ -210,11 +204,11 @@ class FreeResNet(nn.Module):
         scale: float = 1.0,
     ) -> None:
         super().__init__()
-        _check_int("n_features", n_features, 1)
-        _check_int("n_classes", n_classes, 2)
-        _check_int("n_layers", n_layers, 1)
-        _check_int("d", d, 1)
-        _check_int("width", width, 1)
+        check_int("n_features", n_features, 1)
+        check_int("n_classes", n_classes, 2)
+        check_int("n_layers", n_layers, 1)
+        check_int("d", d, 1)
+        check_int("width", width, 1)
         self.T = check_positive("T", T)
         check_positive("scale", scale)
         gen = torch.Generator().manual_seed(int(seed))
@@ -233,7 +227,7 @@ class FreeResNet(nn.Module):
         self, x: torch.Tensor, *, refine: int = 1, mode: str = "resnet", rtol: float = 1e-6, atol: float = 1e-6
     ) -> torch.Tensor:
         """Logits; ``refine = r`` runs ``r`` Euler substeps of ``h/r`` per layer (``r = 1``: the trained net)."""
-        _check_int("refine", refine, 1)
+        check_int("refine", refine, 1)
         if mode not in ("resnet", "dopri5"):
             raise ValueError(f"mode must be 'resnet' or 'dopri5'; got {mode!r}")
         z = self.encoder(x)
@@ -340,11 +334,11 @@ def train(
     """
     xt, yt = _tensors(x, y)
     check_positive("lr", lr)
-    _check_int("steps", steps, 1)
+    check_int("steps", steps, 1)
     if optimizer not in ("adam", "lbfgs"):
         raise ValueError(f"optimizer must be 'adam' or 'lbfgs'; got {optimizer!r}")
     if batch_size is not None:
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
         raise ValueError(f"weight_decay must be a finite number >= 0; got {weight_decay!r}")
     if callback is not None and not callable(callback):
