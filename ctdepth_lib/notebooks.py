@@ -19,7 +19,14 @@ from typing import Any
 
 from .params import Param
 
-__all__ = ["ChapterParameter", "chapter_parameters", "quick_parameters", "run_chapter", "seed_run_path"]
+__all__ = [
+    "ChapterParameter",
+    "chapter_parameters",
+    "invalid_value",
+    "quick_parameters",
+    "run_chapter",
+    "seed_run_path",
+]
 
 #: Seeds of the robustness runs (the committed notebooks use SEED = 0).
 ROBUSTNESS_SEEDS = (1, 2, 3)
@@ -34,6 +41,7 @@ class ChapterParameter:
     quick: Any
     allowed: str
     help: str
+    spec: Param
 
 
 def _load(nb: Path) -> dict[str, Any]:
@@ -119,9 +127,23 @@ def chapter_parameters(nb: Path) -> list[ChapterParameter]:
             quick=quick.get(name, default),
             allowed=spec[name].describe(),
             help=spec[name].help or comment,
+            spec=spec[name],
         )
         for name, (default, comment) in defaults.items()
     ]
+
+
+def invalid_value(p: ChapterParameter) -> Any:
+    """A value the parameter's spec rejects: an unknown choice (an unknown method), or a
+    number below the lower bound — 0 for a count or depth, −1 for a time or seed."""
+    spec = p.spec
+    if spec.choices is not None:
+        return "no-such-choice"
+    if spec.kind is int and spec.low is not None:
+        return 0 if spec.low >= 1 else int(spec.low) - 1
+    if spec.kind is float and spec.low is not None:
+        return -1.0 if spec.low > -1 else float(spec.low) - 1.0
+    return "not-a-number" if spec.kind in (int, float) else 12345
 
 
 def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:

@@ -68,3 +68,22 @@ def test_run_chapter_never_in_place_and_reuses(tmp_path: Path) -> None:
     mtime = out.stat().st_mtime_ns
     run_chapter(nb, out, {"SEED": 1, "N_MAX": 8}, reuse=True)
     assert out.stat().st_mtime_ns == mtime and out.with_suffix(".sha256").read_text() == stamp
+
+
+def test_invalid_values_are_rejected_by_the_spec(tmp_path: Path) -> None:
+    from ctdepth_lib import Param, validate_parameters
+    from ctdepth_lib.notebooks import ChapterParameter, invalid_value
+
+    specs = {
+        "SEED": Param(int, 0, 10),
+        "N_MAX": Param(int, 4, 64),
+        "T": Param(float, 0.0, 2.0, low_open=True),
+        "METHOD": Param(str, choices=("euler", "rk4")),
+    }
+    good = {"SEED": 1, "N_MAX": 8, "T": 1.0, "METHOD": "euler"}
+    for name, spec in specs.items():
+        p = ChapterParameter(name, good[name], good[name], spec.describe(), "", spec)
+        with pytest.raises((ValueError, TypeError), match=f"parameter {name} must"):
+            validate_parameters(good | {name: invalid_value(p)}, specs)
+    assert invalid_value(ChapterParameter("N", 8, 8, "", "", specs["N_MAX"])) == 0
+    assert invalid_value(ChapterParameter("T", 1.0, 1.0, "", "", specs["T"])) == -1.0
