@@ -274,7 +274,9 @@ def ledger_rows(
 
     A claim with no record is ``"not checked"``; a claim with several records
     (several runs) passes only if every one passed; a record whose notebook
-    is not the claim's registered chapter counts as a failure.
+    is not the claim's registered chapter, or whose measured value misses the
+    registry's *current* threshold (say, one tightened since the run), counts
+    as a failure.
     """
     claims = registry() if claims is None else claims
     rows = []
@@ -283,7 +285,13 @@ def ledger_rows(
         if not recs:
             rows.append(LedgerRow(claim, "not checked", None, None, None))
             continue
-        ok = all(r.get("verdict") == "pass" and r.get("chapter") == claim.chapter for r in recs)
+        ok = all(
+            r.get("verdict") == "pass"
+            and r.get("chapter") == claim.chapter
+            and isinstance(r.get("measured"), (int, float))
+            and claim.holds(float(r["measured"]))  # the registry's current threshold, not only the run's
+            for r in recs
+        )
         first = recs[0]
         rows.append(
             LedgerRow(claim, "pass" if ok else "fail", first.get("measured"), first.get("seed"), first.get("notebook"))

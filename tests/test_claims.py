@@ -91,6 +91,13 @@ def test_collect_and_ledger_rows(tmp_path: Path) -> None:
     assert rows["1c"].verdict == "not checked"
 
 
+def test_record_missing_a_tightened_threshold_fails(tmp_path: Path) -> None:
+    # recorded as a pass when the threshold was |x − 1| ≤ 0.1; the registry now says ≤ 0.1, 1.2 misses it
+    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.2, "verdict": "pass", "seed": 1}
+    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([_notebook_with([rec], tmp_path / "a.ipynb")]))}
+    assert rows["1b"].verdict == "fail"
+
+
 def test_record_from_the_wrong_chapter_fails(tmp_path: Path) -> None:
     rec = {"id": "1b", "chapter": "chapters/other", "measured": 1.0, "verdict": "pass", "seed": 1}
     rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([_notebook_with([rec], tmp_path / "a.ipynb")]))}
