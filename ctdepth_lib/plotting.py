@@ -23,8 +23,12 @@ COLORS: dict[str, str] = {
     "adjoint": "#d62728",
     "odeint_adjoint": "#9467bd",
     "feedforward": "#8c564b",
+    "reversed": "#c49c94",  # feedforward layer in the other order, W σ_h(x) + b
+    "lie_trotter": "#98df8a",  # Lie–Trotter splitting with exact subflows
     "strang": "#e377c2",
-    "control": "#7f7f7f",
+    "control": "#7f7f7f",  # a control that must fail (broken symmetry, …)
+    "class0": "#4c72b0",  # data points of class 0
+    "class1": "#dd8452",  # data points of class 1
 }
 
 _RC = {
