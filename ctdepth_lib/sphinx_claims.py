@@ -14,9 +14,9 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
+from . import sphinx_regenerate as regenerate
 from .claims import collect, ledger_rows, registry
 
 __all__ = ["setup"]
@@ -32,9 +32,7 @@ class ClaimsTableDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        docs: set[str] = getattr(self.env, "ctdepth_claims_docs", set())
-        docs.add(self.env.docname)
-        self.env.ctdepth_claims_docs = docs  # type: ignore[attr-defined]
+        regenerate.track(self.env)
         # Every claim gets a label, so any page can link to its row: {ref}`claim-1b`.
         std = self.env.domaindata["std"]
         for cid in registry():
@@ -56,9 +54,7 @@ class ClaimsListDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         source = self.options.get("source", "correction")
-        docs: set[str] = getattr(self.env, "ctdepth_claims_docs", set())
-        docs.add(self.env.docname)
-        self.env.ctdepth_claims_docs = docs  # type: ignore[attr-defined]
+        regenerate.track(self.env)
         return [claims_list_placeholder(source=source)]
 
 
@@ -150,7 +146,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
 
 
 def _claims_page(app: Sphinx) -> str | None:
-    for doc in sorted(getattr(app.env, "ctdepth_claims_docs", set())):
+    for doc in sorted(regenerate.tracked(app.env)):
         label = app.env.domaindata["std"]["anonlabels"].get("claim-" + next(iter(registry())).lower())
         if label and label[0] == doc:
             return doc
@@ -184,22 +180,6 @@ def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         node.replace_self(_list(app, docname, node["source"]))
 
 
-def _always_outdated(
-    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
-) -> list[str]:
-    return sorted(getattr(env, "ctdepth_claims_docs", set()) - removed)
-
-
-def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    getattr(env, "ctdepth_claims_docs", set()).discard(docname)
-
-
-def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
-    mine: set[str] = getattr(env, "ctdepth_claims_docs", set())
-    mine |= getattr(other, "ctdepth_claims_docs", set())
-    env.ctdepth_claims_docs = mine  # type: ignore[attr-defined]
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directive and the event handlers."""
     app.add_config_value("ctdepth_seed_runs", "_build/seeds", "env")
@@ -208,7 +188,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("claims-table", ClaimsTableDirective)
     app.add_directive("claims-list", ClaimsListDirective)
     app.connect("doctree-resolved", _resolve)
-    app.connect("env-get-outdated", _always_outdated)
-    app.connect("env-purge-doc", _purge)
-    app.connect("env-merge-info", _merge)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    regenerate.connect(app)
+    return {"version": "0.1", "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}

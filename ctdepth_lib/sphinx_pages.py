@@ -19,9 +19,9 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
+from . import sphinx_regenerate as regenerate
 from .book import toc_notebooks
 from .notebooks import chapter_parameters, quick_parameters
 
@@ -73,17 +73,11 @@ def _title(nb: Path) -> str:
     return nb.stem
 
 
-def _track(env: BuildEnvironment) -> None:
-    docs: set[str] = getattr(env, "ctdepth_generated_docs", set())
-    docs.add(env.docname)
-    env.ctdepth_generated_docs = docs  # type: ignore[attr-defined]
-
-
 class RerunGuideDirective(SphinxDirective):
     """``rerun-guide`` — the parameters of every chapter and how to rerun it."""
 
     def run(self) -> list[nodes.Node]:
-        _track(self.env)
+        regenerate.track(self.env)
         root = Path(self.env.srcdir)
         url = str((self.config.html_theme_options or {}).get("repository_url", ""))
         repo = url.removeprefix("https://github.com/").strip("/")
@@ -140,7 +134,7 @@ class BuildVersionsDirective(SphinxDirective):
     """``build-versions`` — Python, package versions and git commit of this build."""
 
     def run(self) -> list[nodes.Node]:
-        _track(self.env)
+        regenerate.track(self.env)
         rows: list[list[nodes.Node | str]] = [["Python", platform.python_version()], ["platform", platform.platform()]]
         for pkg in PACKAGES:
             try:
@@ -151,27 +145,9 @@ class BuildVersionsDirective(SphinxDirective):
         return [_table(["component", "version"], rows, [20, 40], "ctdepth-versions")]
 
 
-def _always_outdated(
-    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
-) -> list[str]:
-    return sorted(getattr(env, "ctdepth_generated_docs", set()) - removed)
-
-
-def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    getattr(env, "ctdepth_generated_docs", set()).discard(docname)
-
-
-def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
-    mine: set[str] = getattr(env, "ctdepth_generated_docs", set())
-    mine |= getattr(other, "ctdepth_generated_docs", set())
-    env.ctdepth_generated_docs = mine  # type: ignore[attr-defined]
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives and the event handlers."""
     app.add_directive("rerun-guide", RerunGuideDirective)
     app.add_directive("build-versions", BuildVersionsDirective)
-    app.connect("env-get-outdated", _always_outdated)
-    app.connect("env-purge-doc", _purge)
-    app.connect("env-merge-info", _merge)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    regenerate.connect(app)
+    return {"version": "0.1", "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
