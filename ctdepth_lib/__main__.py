@@ -24,11 +24,8 @@ def _claims(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        measured = (
-            "—" if r.measured is None else (f"{r.measured:.4g}" if isinstance(r.measured, float) else str(r.measured))
-        )
         print(
-            f"{r.claim.id:<16} {r.verdict:<12} {measured:>12}  {r.claim.threshold:<22} {r.claim.source:<15} {r.claim.chapter}"
+            f"{r.claim.id:<16} {r.verdict:<12} {r.measured_text:>12}  {r.claim.threshold:<22} {r.claim.source:<15} {r.claim.chapter}"
         )
     n_pass = sum(r.verdict == "pass" for r in rows)
     n_fail = sum(r.verdict == "fail" for r in rows)

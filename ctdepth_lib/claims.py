@@ -266,6 +266,13 @@ class LedgerRow:
     seed: int | None
     notebook: str | None
 
+    @property
+    def measured_text(self) -> str:
+        """The measured value as the ledger shows it (``—`` when not checked)."""
+        if self.measured is None:
+            return "—"
+        return f"{self.measured:.4g}" if isinstance(self.measured, float) else str(self.measured)
+
 
 def ledger_rows(
     records: Mapping[str, list[dict[str, Any]]], claims: Mapping[str, Claim] | None = None

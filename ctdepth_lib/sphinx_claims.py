@@ -18,6 +18,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from . import sphinx_regenerate as regenerate
 from .claims import collect, ledger_rows, registry
+from .sphinx_nodes import cell, table
 
 __all__ = ["setup"]
 
@@ -85,14 +86,6 @@ def _spread(recs: list[dict[str, Any]], chapter: str) -> str:
     return text
 
 
-def _cell(content: nodes.Node | str, classes: list[str] | None = None) -> nodes.entry:
-    entry = nodes.entry(classes=classes or [])
-    para = nodes.paragraph()
-    para += content if isinstance(content, nodes.Node) else nodes.Text(content)
-    entry += para
-    return entry
-
-
 def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
     """A link to the chapter's page, or its docname as text when this build lacks it."""
     if chapter not in app.env.all_docs:
@@ -104,45 +97,32 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
 def _table(app: Sphinx, docname: str) -> nodes.table:
     rows = ledger_rows(collect(_executed_notebooks(app)))
     seeds = _seed_records(app)
-    headers = ["Claim", "Statement (source)", "Verdict", "Measured", "Threshold", "Other seeds (quick)", "Chapter"]
-    widths = [7, 40, 7, 8, 11, 13, 14]
-    table = nodes.table(classes=["ctdepth-claims"], ids=["ctdepth-claims-table"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for w in widths:
-        group += nodes.colspec(colwidth=w)
-    head = nodes.thead()
-    hrow = nodes.row()
-    for h in headers:
-        hrow += _cell(h)
-    head += hrow
-    group += head
-    body = nodes.tbody()
+    cells: list[list[nodes.Node | str]] = []
     for r in rows:
-        row = nodes.row(ids=[f"claim-{r.claim.id.lower()}"])
-        row += _cell(nodes.strong(text=r.claim.id))
         statement = nodes.inline()
         statement += nodes.Text(f"{r.claim.statement} ")
         statement += nodes.emphasis(text=f"({r.claim.source})")
-        row += _cell(statement)
-        row += _cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"])
-        if r.measured is None:
-            measured = "—"
-        elif isinstance(r.measured, float):
-            measured = f"{r.measured:.4g}"
-        else:
-            measured = str(r.measured)
-        row += _cell(measured)
-        row += _cell(r.claim.threshold)
-        row += _cell(_spread(seeds.get(r.claim.id, []), r.claim.chapter))
-        row += _cell(_chapter_link(app, docname, r.claim.chapter))
-        body += row
-    group += body
+        cells.append(
+            [
+                nodes.strong(text=r.claim.id),
+                statement,
+                cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"]),
+                r.measured_text,
+                r.claim.threshold,
+                _spread(seeds.get(r.claim.id, []), r.claim.chapter),
+                _chapter_link(app, docname, r.claim.chapter),
+            ]
+        )
     n_pass = sum(r.verdict == "pass" for r in rows)
-    caption = f"{n_pass} of {len(rows)} registered claims pass in this build."
-    title = nodes.title(text=caption)
-    table.insert(0, title)
-    return table
+    return table(
+        ["Claim", "Statement (source)", "Verdict", "Measured", "Threshold", "Other seeds (quick)", "Chapter"],
+        cells,
+        [7, 40, 7, 8, 11, 13, 14],
+        classes=["ctdepth-claims"],
+        ids=["ctdepth-claims-table"],
+        row_ids=[f"claim-{r.claim.id.lower()}" for r in rows],
+        title=f"{n_pass} of {len(rows)} registered claims pass in this build.",
+    )
 
 
 def _claims_page(app: Sphinx) -> str | None:

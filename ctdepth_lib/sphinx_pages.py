@@ -24,6 +24,7 @@ from sphinx.util.docutils import SphinxDirective
 from . import sphinx_regenerate as regenerate
 from .book import toc_notebooks
 from .notebooks import chapter_parameters, quick_parameters
+from .sphinx_nodes import table
 
 __all__ = ["setup"]
 
@@ -39,28 +40,6 @@ PACKAGES = (
     "sphinx",
     "ctdepth_lib",
 )
-
-
-def _table(headers: list[str], rows: list[list[nodes.Node | str]], widths: list[int], cls: str) -> nodes.table:
-    table = nodes.table(classes=[cls])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for w in widths:
-        group += nodes.colspec(colwidth=w)
-    head, body = nodes.thead(), nodes.tbody()
-    for cells, parent in (([headers], head), (rows, body)):
-        for cells_row in cells:
-            row = nodes.row()
-            for c in cells_row:
-                entry = nodes.entry()
-                para = nodes.paragraph()
-                para += c if isinstance(c, nodes.Node) else nodes.Text(str(c))
-                entry += para
-                row += entry
-            parent += row
-    group += head
-    group += body
-    return table
 
 
 def _title(nb: Path) -> str:
@@ -91,8 +70,11 @@ class RerunGuideDirective(SphinxDirective):
             rows: list[list[nodes.Node | str]] = [
                 [nodes.literal(text=p.name), repr(p.default), repr(p.quick), p.allowed, p.help] for p in params
             ]
-            section += _table(
-                ["Parameter", "Default", "Quick", "Allowed", "Meaning"], rows, [12, 10, 10, 22, 40], "ctdepth-params"
+            section += table(
+                ["Parameter", "Default", "Quick", "Allowed", "Meaning"],
+                rows,
+                [12, 10, 10, 22, 40],
+                classes=["ctdepth-params"],
             )
             quick = quick_parameters(nb)
             args = " ".join(f"-p {k} {v}" for k, v in {**quick, "SEED": 1}.items())
@@ -142,7 +124,7 @@ class BuildVersionsDirective(SphinxDirective):
             except metadata.PackageNotFoundError:
                 rows.append([pkg, "not installed"])
         rows.append(["git commit", _git_commit(Path(self.env.srcdir))])
-        return [_table(["component", "version"], rows, [20, 40], "ctdepth-versions")]
+        return [table(["component", "version"], rows, [20, 40], classes=["ctdepth-versions"])]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

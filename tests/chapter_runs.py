@@ -8,7 +8,6 @@ spreads the papermill runs over both workers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ctdepth_lib import claims
 from ctdepth_lib.book import toc_notebooks
@@ -19,22 +18,12 @@ CHAPTERS = toc_notebooks(ROOT)
 SEED_RUNS = ROOT / "_build" / "seeds"
 
 
-def quick(nb: Path) -> dict[str, Any]:
-    """The chapter's quick parameters (never SEED)."""
-    return quick_parameters(nb)
-
-
-def run(nb: Path, out: Path, params: dict[str, Any]) -> None:
-    """Execute ``nb`` with papermill into ``out`` (never in place)."""
-    run_chapter(nb, out, params)
-
-
 def check_seeded_quick_run(nb: Path, seed: int) -> None:
     """Run ``nb`` with its quick parameters and ``seed`` into `_build/seeds/`; every claim of the chapter passes."""
     assert seed != 0, "the robustness seeds differ from the committed SEED = 0"
     out = seed_run_path(SEED_RUNS, nb, seed)
     before = nb.read_bytes()
-    run(nb, out, quick(nb) | {"SEED": seed})
+    run_chapter(nb, out, quick_parameters(nb) | {"SEED": seed})
     assert nb.read_bytes() == before, "papermill must never write over the committed notebook"
     docname = nb.relative_to(ROOT).with_suffix("").as_posix()
     mine = {cid: c for cid, c in claims.registry().items() if c.chapter == docname}

@@ -13,9 +13,9 @@ from typing import Any
 
 import papermill as pm
 import pytest
-from chapter_runs import CHAPTERS, quick, run
+from chapter_runs import CHAPTERS
 
-from ctdepth_lib.notebooks import chapter_parameters, invalid_value
+from ctdepth_lib.notebooks import chapter_parameters, invalid_value, quick_parameters, run_chapter
 
 DEPTH_OR_TIME = re.compile(r"^(T|N_.*|.*_N|.*_N_MAX|.*DEPTH.*|.*LAYERS.*|STEPS|N)$")
 
@@ -53,7 +53,7 @@ def test_bad_parameter_stops_in_validation_cell(nb: Path, name: str, value: Any,
     out = tmp_path / nb.name
     start = time.monotonic()
     with pytest.raises(pm.PapermillExecutionError) as err:
-        run(nb, out, quick(nb) | {name: value})
+        run_chapter(nb, out, quick_parameters(nb) | {name: value})
     elapsed = time.monotonic() - start
     assert f"parameter {name} must" in str(err.value), str(err.value)[:500]
     executed = json.loads(out.read_text(encoding="utf-8"))
