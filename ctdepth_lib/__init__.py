@@ -47,6 +47,7 @@ from .invariants import (
     translation_charge,
 )
 from .momenta import adjoint_momenta, backprop_momenta, hamiltonian, hamiltonian_flow, modified_hamiltonian
+from .outputs import below, fmt, glue, stable
 from .params import Param, validate_parameters
 from .phase_space import (
     gradient_gain,
@@ -102,6 +103,7 @@ __all__ = [
     "adjoint_momenta",
     "angular_momentum",
     "backprop_momenta",
+    "below",
     "charge_drift",
     "charge_drift_profile",
     "check_dataset",
@@ -113,7 +115,9 @@ __all__ = [
     "evaluate",
     "feedforward_layers",
     "feedforward_unroll",
+    "fmt",
     "format_cost_table",
+    "glue",
     "gradient_cost",
     "gradient_gain",
     "hamiltonian",
@@ -144,6 +148,7 @@ __all__ = [
     "solver_gradients",
     "split_standardize",
     "splitting_unroll",
+    "stable",
     "state_jacobian",
     "strong_feedforward_unroll",
     "symplectic_defect",

@@ -15,22 +15,47 @@ def _claims(args: argparse.Namespace) -> int:
         notebooks = [Path(p) for p in args.notebooks]
     elif args.build:
         folder = Path(args.build) / "jupyter_execute"
+        if not folder.is_dir():
+            print(f"error: --build {args.build}: no executed notebooks in {folder} (run `make book` first)")
+            return 2
         chapters = sorted({c.chapter for c in claims_mod.registry().values()})
         notebooks = [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]
     else:
         notebooks = toc_notebooks(Path(args.root))
-    rows = claims_mod.ledger_rows(claims_mod.collect(notebooks))
-    header = f"{'id':<16} {'verdict':<12} {'measured':>12}  {'threshold':<22} {'source':<15} chapter"
+    missing = [p for p in notebooks if not p.is_file()]
+    if missing:
+        print(f"error: no notebook {missing[0]}")
+        return 2
+    try:
+        fresh = claims_mod.collect_fresh(args.fresh) if args.fresh else None
+    except ValueError as exc:
+        print(f"error: --fresh: {exc}")
+        return 2
+    rows = claims_mod.ledger_rows(claims_mod.collect(notebooks), fresh=fresh)
+    header = (
+        f"{'id':<24} {'holds':<12} {'measured':>12}  {'threshold':<22} {'reproduced':<11}"
+        f" {'tolerance':<14} {'source':<15} chapter"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r.claim.id:<16} {r.verdict:<12} {r.measured_text:>12}  {r.claim.threshold:<22} {r.claim.source:<15} {r.claim.chapter}"
+            f"{r.claim.id:<24} {r.verdict:<12} {r.measured_text:>12}  {r.claim.threshold:<22} {r.reproduced:<11}"
+            f" {r.claim.tolerance:<14} {r.claim.source:<15} {r.claim.chapter}"
         )
+        if r.reproduced == "no":
+            print(f"{'':<24} fresh runs measured {r.fresh_text}: not within {r.claim.tolerance} of {r.measured_text}")
     n_pass = sum(r.verdict == "pass" for r in rows)
     n_fail = sum(r.verdict == "fail" for r in rows)
     n_none = sum(r.verdict == "not checked" for r in rows)
     print(f"\n{n_pass} passed, {n_fail} failed, {n_none} not checked ({len(notebooks)} notebooks read)")
+    if fresh is not None:
+        n_rep = sum(r.reproduced == "yes" for r in rows)
+        n_not = sum(r.reproduced == "no" for r in rows)
+        n_unrun = sum(r.reproduced == "not run" for r in rows)
+        print(f"reproduced by the fresh runs in {', '.join(args.fresh)}: {n_rep} yes, {n_not} no, {n_unrun} not run")
+        if n_not or n_unrun:
+            return 1
     return 0 if n_fail == 0 and n_none == 0 else 1
 
 
@@ -84,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     p_claims.add_argument("notebooks", nargs="*", help="executed notebooks to read (default: the chapters in _toc.yml)")
     p_claims.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     p_claims.add_argument("--build", help="read the notebooks a book build executed (BUILD/jupyter_execute)")
+    p_claims.add_argument(
+        "--fresh",
+        action="append",
+        metavar="DIR",
+        help="folder of fresh runs' claim records (*.claims.json, from nbval with --ctdepth-fresh): "
+        "each must reproduce the committed value within the claim's tolerance; repeatable",
+    )
     p_claims.set_defaults(func=_claims)
     p_toc = sub.add_parser("toc", help="print the notebooks listed in _toc.yml")
     p_toc.add_argument("--root", default=".")

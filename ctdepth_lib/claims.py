@@ -41,6 +41,7 @@ __all__ = [
     "begin",
     "check",
     "collect",
+    "collect_fresh",
     "ledger_rows",
     "registry",
 ]
@@ -48,6 +49,7 @@ __all__ = [
 CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 SOURCES = ("paper", "reconstruction", "correction")
 OPS = ("<=", ">=", "==", "abs_diff<=")
+REPRODUCE_KINDS = ("rel", "abs", "below")
 
 
 class ClaimFailed(AssertionError):
@@ -70,6 +72,8 @@ class Claim:
     op: str
     value: float
     target: float | None = None
+    reproduce: tuple[str, float] = ("rel", 1e-4)
+    digits: int = 4
 
     def holds(self, measured: float) -> bool:
         """Whether ``measured`` meets the threshold (NaN never does)."""
@@ -83,6 +87,41 @@ class Claim:
             return measured == self.value
         assert self.target is not None
         return abs(measured - self.target) <= self.value
+
+    def reproduces(self, committed: float, fresh: float) -> bool:
+        """Whether a fresh run's ``fresh`` reproduces the committed ``committed`` within ``reproduce``.
+
+        ``("rel", r)``: |fresh − committed| ≤ r·|committed| (r = 0: exactly equal);
+        ``("abs", a)``: |fresh − committed| ≤ a; ``("below", b)``: both |values| ≤ b.
+        """
+        if not (math.isfinite(committed) and math.isfinite(fresh)):
+            return False
+        kind, tol = self.reproduce
+        if kind == "below":
+            return abs(committed) <= tol and abs(fresh) <= tol
+        if kind == "abs":
+            return abs(fresh - committed) <= tol
+        return abs(fresh - committed) <= tol * abs(committed)
+
+    @property
+    def tolerance(self) -> str:
+        """The reproduction tolerance as text, e.g. ``rel 1e-04``."""
+        kind, tol = self.reproduce
+        if kind == "rel":
+            return "exact" if tol == 0 else f"rel {tol:.0e}"
+        return f"± {tol:g}" if kind == "abs" else f"both ≤ {tol:.0e}"
+
+    def show(self, value: float) -> str:
+        """``value`` as the record shows it: ``digits`` significant digits, or against the bound."""
+        if not math.isfinite(value):
+            return str(value)
+        kind, tol = self.reproduce
+        if kind == "below":
+            # an exact 0 here is 2e-16 on another machine: both are shown as the bound
+            return f"≤ {tol:.0e}" if abs(value) <= tol else f"{value:.2e}"
+        if value == 0 or (value == int(value) and abs(value) < 1e6):
+            return f"{value:g}"
+        return f"{value:.{self.digits}g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.{self.digits - 1}e}"
 
     @property
     def threshold(self) -> str:
@@ -112,6 +151,17 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         )
     if thr["op"] == "abs_diff<=" and "target" not in thr:
         raise ValueError(f"registry entry {raw['id']!r}: op 'abs_diff<=' needs a target")
+    rep = raw.get("reproduce", {"rel": 1e-4})
+    if not isinstance(rep, Mapping) or len(rep) != 1 or next(iter(rep)) not in REPRODUCE_KINDS:
+        raise ValueError(
+            f"registry entry {raw['id']!r}: reproduce must be one of {{rel: r}}, {{abs: a}}, {{below: b}}; got {rep!r}"
+        )
+    kind, tol = next(iter(rep.items()))
+    if not isinstance(tol, (int, float)) or tol < 0 or (kind != "rel" and tol == 0):
+        raise ValueError(f"registry entry {raw['id']!r}: reproduce tolerance must be a number >= 0; got {tol!r}")
+    digits = raw.get("digits", 4)
+    if not isinstance(digits, int) or not 1 <= digits <= 5:
+        raise ValueError(f"registry entry {raw['id']!r}: digits must be an int in [1, 5]; got {digits!r}")
     if raw["source"] not in SOURCES:
         raise ValueError(f"registry entry {raw['id']!r}: source must be one of {SOURCES}; got {raw['source']!r}")
     return Claim(
@@ -123,6 +173,8 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         op=str(thr["op"]),
         value=float(thr["value"]),
         target=float(thr["target"]) if "target" in thr else None,
+        reproduce=(str(kind), float(tol)),
+        digits=digits,
     )
 
 
@@ -219,7 +271,9 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
         "seed": _RUN.seed,
         "parameters": _RUN.parameters,
     }
-    text = f"claim {claim.id}: {verdict.upper()} — {claim.quantity} = {_fmt(value)} (threshold {claim.threshold})"
+    shown = claim.show(value)
+    sep = " " if shown.startswith("≤") else " = "
+    text = f"claim {claim.id}: {verdict.upper()} — {claim.quantity}{sep}{shown} (threshold {claim.threshold})"
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -228,9 +282,11 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
     if get_ipython is not None and get_ipython() is not None:
         display({CLAIM_MIME: record, "text/plain": text}, raw=True)
         if glue:
-            from myst_nb import glue as nb_glue
+            from .outputs import glue as glue_value
 
-            nb_glue(f"claim-{claim.id}", value, display=False)
+            # one digit more than the record shows (when it shows the default 4 or more, which
+            # rounding leaves alone), so the prose can quote 1.0037 as {glue:text}`claim-1b:.4f`
+            glue_value(f"claim-{claim.id}", value, digits=claim.digits + 1 if claim.digits >= 4 else claim.digits)
     else:
         print(text)
     if verdict == "fail":
@@ -258,24 +314,57 @@ def collect(notebooks: Iterable[str | Path]) -> dict[str, list[dict[str, Any]]]:
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """A registered claim joined with what the runs recorded for it."""
+    """A registered claim joined with what the runs recorded for it.
+
+    ``verdict`` (*holds*) judges the committed (or built) records against the threshold;
+    ``reproduced`` judges fresh runs against those records with the claim's reproduction
+    tolerance: ``"yes"``, ``"no"`` or ``"not run"`` (no fresh record was given).
+    """
 
     claim: Claim
     verdict: str  # "pass", "fail", "not checked"
     measured: float | str | None
     seed: int | None
     notebook: str | None
+    reproduced: str = "not run"
+    fresh: tuple[float | str, ...] = ()
 
     @property
     def measured_text(self) -> str:
         """The measured value as the ledger shows it (``—`` when not checked)."""
         if self.measured is None:
             return "—"
-        return f"{self.measured:.4g}" if isinstance(self.measured, float) else str(self.measured)
+        return self.claim.show(float(self.measured)) if isinstance(self.measured, (int, float)) else str(self.measured)
+
+    @property
+    def fresh_text(self) -> str:
+        """The fresh runs' values as the ledger shows them (``—`` when there are none)."""
+        if not self.fresh:
+            return "—"
+        return ", ".join(self.claim.show(float(v)) if isinstance(v, (int, float)) else str(v) for v in self.fresh)
+
+
+def _reproduced(claim: Claim, committed: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> str:
+    if not fresh:
+        return "not run"
+    if not committed:
+        return "no"
+    ref = {(r.get("seed"), json.dumps(r.get("parameters"), sort_keys=True)): r for r in committed}
+    for rec in fresh:
+        key = (rec.get("seed"), json.dumps(rec.get("parameters"), sort_keys=True))
+        base = ref.get(key)
+        a, b = (base or {}).get("measured"), rec.get("measured")
+        if base is None or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            return "no"
+        if not claim.reproduces(float(a), float(b)):
+            return "no"
+    return "yes"
 
 
 def ledger_rows(
-    records: Mapping[str, list[dict[str, Any]]], claims: Mapping[str, Claim] | None = None
+    records: Mapping[str, list[dict[str, Any]]],
+    claims: Mapping[str, Claim] | None = None,
+    fresh: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> list[LedgerRow]:
     """One row per registered claim, in registry order.
 
@@ -284,13 +373,21 @@ def ledger_rows(
     is not the claim's registered chapter, or whose measured value misses the
     registry's *current* threshold (say, one tightened since the run), counts
     as a failure.
+
+    Args:
+        records: the committed (or built) claim records, by id (:func:`collect`).
+        claims: the registry (default: the shipped one).
+        fresh: claim records of fresh runs (other machines, other rounding paths); each must
+            reproduce the record with the same seed and parameters within the claim's tolerance.
     """
     claims = registry() if claims is None else claims
+    fresh = {} if fresh is None else fresh
     rows = []
     for cid, claim in claims.items():
         recs = records.get(cid, [])
+        mine = [r for r in fresh.get(cid, []) if r.get("chapter") == claim.chapter]
         if not recs:
-            rows.append(LedgerRow(claim, "not checked", None, None, None))
+            rows.append(LedgerRow(claim, "not checked", None, None, None, _reproduced(claim, [], mine)))
             continue
         ok = all(
             r.get("verdict") == "pass"
@@ -301,7 +398,15 @@ def ledger_rows(
         )
         first = recs[0]
         rows.append(
-            LedgerRow(claim, "pass" if ok else "fail", first.get("measured"), first.get("seed"), first.get("notebook"))
+            LedgerRow(
+                claim,
+                "pass" if ok else "fail",
+                first.get("measured"),
+                first.get("seed"),
+                first.get("notebook"),
+                _reproduced(claim, recs, mine),
+                tuple(r.get("measured") for r in mine),
+            )
         )
     unknown = sorted(set(records) - set(claims))
     for cid in unknown:
@@ -309,3 +414,18 @@ def ledger_rows(
             f"notebook {records[cid][0].get('notebook')} records claim {cid!r}, which the registry does not list"
         )
     return rows
+
+
+def collect_fresh(folders: Iterable[str | Path]) -> dict[str, list[dict[str, Any]]]:
+    """Claim records that fresh runs wrote as JSON (``*.claims.json``, see ``ctdepth_lib.nbval_plugin``)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for folder in folders:
+        path = Path(folder)
+        if not path.is_dir():
+            raise ValueError(f"fresh-run folder must be a directory of *.claims.json files; got {str(path)!r}")
+        for file in sorted(path.glob("*.claims.json")):
+            for rec in json.loads(file.read_text(encoding="utf-8")):
+                rec = dict(rec)
+                rec["notebook"] = str(file)
+                found.setdefault(str(rec["id"]), []).append(rec)
+    return found

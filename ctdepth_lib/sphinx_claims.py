@@ -17,7 +17,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from . import sphinx_regenerate as regenerate
-from .claims import collect, ledger_rows, registry
+from .claims import collect, collect_fresh, ledger_rows, registry
 from .sphinx_nodes import cell, table
 
 __all__ = ["setup"]
@@ -94,8 +94,39 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
     return nodes.reference("", title, refuri=app.builder.get_relative_uri(docname, chapter))
 
 
+def _fresh_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
+    """Claim records of fresh runs: notebooks this build executed itself, and ``ctdepth_fresh_runs`` folders."""
+    fresh: dict[str, list[dict[str, Any]]] = {}
+    src = Path(app.srcdir)
+    executed = [
+        nb for nb in _executed_notebooks(app) if (src / nb.relative_to(nb.parents[1])).is_file()
+    ]  # jupyter_execute/chapters/X.ipynb ↔ chapters/X.ipynb
+    own = [nb for nb in executed if nb.read_bytes() != (src / nb.relative_to(nb.parents[1])).read_bytes()]
+    for cid, recs in collect(own).items():
+        fresh.setdefault(cid, []).extend(recs)
+    folders = [src / f for f in app.config.ctdepth_fresh_runs if (src / f).is_dir()]
+    for cid, recs in collect_fresh(folders).items():
+        fresh.setdefault(cid, []).extend(recs)
+    return fresh
+
+
+def _committed_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
+    chapters = sorted({c.chapter for c in registry().values()})
+    src = Path(app.srcdir)
+    return collect([src / f"{ch}.ipynb" for ch in chapters if (src / f"{ch}.ipynb").is_file()])
+
+
+def _reproduced_text(row: Any) -> str:
+    if row.reproduced == "not run":
+        return "not run"
+    n = len(row.fresh)
+    runs = f"{n} fresh run" + ("s" if n != 1 else "")
+    return f"{row.reproduced} ({runs}, {row.claim.tolerance})"
+
+
 def _table(app: Sphinx, docname: str) -> nodes.table:
     rows = ledger_rows(collect(_executed_notebooks(app)))
+    reproduced = {r.claim.id: r for r in ledger_rows(_committed_records(app), fresh=_fresh_records(app))}
     seeds = _seed_records(app)
     cells: list[list[nodes.Node | str]] = []
     for r in rows:
@@ -109,19 +140,34 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
                 cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"]),
                 r.measured_text,
                 r.claim.threshold,
+                cell(
+                    _reproduced_text(reproduced[r.claim.id]),
+                    classes=[f"reproduced-{reproduced[r.claim.id].reproduced.replace(' ', '-')}"],
+                ),
                 _spread(seeds.get(r.claim.id, []), r.claim.chapter),
                 _chapter_link(app, docname, r.claim.chapter),
             ]
         )
     n_pass = sum(r.verdict == "pass" for r in rows)
+    n_rep = sum(r.reproduced == "yes" for r in reproduced.values())
     return table(
-        ["Claim", "Statement (source)", "Verdict", "Measured", "Threshold", "Other seeds (quick)", "Chapter"],
+        [
+            "Claim",
+            "Statement (source)",
+            "Holds",
+            "Measured",
+            "Threshold",
+            "Reproduced",
+            "Other seeds (quick)",
+            "Chapter",
+        ],
         cells,
-        [7, 40, 7, 8, 11, 13, 14],
+        [7, 34, 6, 8, 10, 10, 12, 13],
         classes=["ctdepth-claims"],
         ids=["ctdepth-claims-table"],
         row_ids=[f"claim-{r.claim.id.lower()}" for r in rows],
-        title=f"{n_pass} of {len(rows)} registered claims pass in this build.",
+        title=f"{n_pass} of {len(rows)} registered claims hold in this build; "
+        f"{n_rep} of {len(rows)} are reproduced by fresh runs.",
     )
 
 
@@ -163,6 +209,7 @@ def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directive and the event handlers."""
     app.add_config_value("ctdepth_seed_runs", "_build/seeds", "env")
+    app.add_config_value("ctdepth_fresh_runs", ["_build/fresh/native", "_build/fresh/foreign"], "env")
     app.add_node(claims_table_placeholder)
     app.add_node(claims_list_placeholder)
     app.add_directive("claims-table", ClaimsTableDirective)

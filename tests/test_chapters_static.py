@@ -63,3 +63,42 @@ def test_claim_boxes_name_the_registered_source(nb: Path) -> None:
     for cid, text in boxes:
         assert cid in reg, f"box for unregistered claim {cid}"
         assert reg[cid].source in text, f"claim {cid}: box says ({text}), registry says {reg[cid].source}"
+
+
+_IGNORE = "# NBVAL_IGNORE_OUTPUT"
+_COMPARED_TEXT = ("text/plain", "text/markdown", "text/html")
+
+
+def _compared_texts(cell: dict[str, Any]) -> list[tuple[str, str]]:
+    """The text outputs of a cell that nbval compares (streams and text mime types, not glue records)."""
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            texts.append(("stream", "".join(out["text"]) if isinstance(out["text"], list) else out["text"]))
+        for key, value in (out.get("data") or {}).items():
+            if key in _COMPARED_TEXT:
+                texts.append((key, "".join(value) if isinstance(value, list) else value))
+    return texts
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_no_volatile_outputs(nb: Path) -> None:
+    """Every output nbval compares is stable across machines (CONTRIBUTING.md, "Outputs that mean
+    the same on every machine"); a cell that nbval does not compare says why on the next line."""
+    from ctdepth_lib.outputs import volatile_numbers
+
+    problems = []
+    code = [c for c in _cells(nb) if c["cell_type"] == "code"]
+    for k, cell in enumerate(code):
+        lines = _src(cell).splitlines()
+        if lines and lines[0].strip() == _IGNORE:
+            if len(lines) < 2 or not lines[1].startswith("# not compared: "):
+                problems.append(f"code cell {k}: {_IGNORE} without a '# not compared: <why>' line after it")
+            continue
+        for key, text in _compared_texts(cell):
+            bad = volatile_numbers(text)
+            if bad:
+                problems.append(f"code cell {k} ({key}): digits that rounding changes between machines {bad[:4]}")
+            if re.search(r"tensor\(|array\(|0x[0-9a-f]{6,}", text):
+                problems.append(f"code cell {k} ({key}): a tensor/array repr or a memory address")
+    assert not problems, f"{nb.name}:\n" + "\n".join(problems)

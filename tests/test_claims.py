@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from importlib import resources
 from pathlib import Path
 
 import nbformat
@@ -129,3 +130,38 @@ def test_committed_chapters_hold_their_claims() -> None:
     for row in claims.ledger_rows(records):
         assert row.verdict == "pass", f"claim {row.claim.id}: {row.verdict}"
     assert json.dumps(records)  # records are plain JSON
+
+
+def test_reproduction_tolerances() -> None:
+    reg = claims.registry()
+    assert all(c.reproduce[0] in claims.REPRODUCE_KINDS for c in reg.values())
+    slope, exact, rounding, trained = reg["1b"], reg["1a"], reg["N1"], reg["T-moons"]
+    assert slope.reproduces(1.0037002007801237, 1.0037002007803149)
+    assert not slope.reproduces(1.0037, 1.0137)
+    assert exact.reproduces(0.0, 0.0) and not exact.reproduces(0.0, 1e-300)
+    assert rounding.reproduces(2.8e-16, 4.2e-16) and not rounding.reproduces(2.8e-16, 1e-9)
+    assert trained.reproduces(0.996, 0.98) and not trained.reproduces(0.996, 0.876)
+
+
+def test_ledger_rows_judge_fresh_runs() -> None:
+    reg = {"1b": claims.registry()["1b"]}
+    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.0037, "verdict": "pass", "seed": 0,
+           "parameters": {"N_MAX": 2048}}  # fmt: skip
+    committed = {"1b": [rec]}
+    (row,) = claims.ledger_rows(committed, reg)
+    assert row.reproduced == "not run"
+    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"measured": 1.00370001}]})
+    assert row.reproduced == "yes" and row.verdict == "pass"
+    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"measured": 1.02}]})
+    assert row.reproduced == "no"
+    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"seed": 5}]})
+    assert row.reproduced == "no", "a fresh run must match a committed run's seed and parameters"
+
+
+def test_registry_rejects_a_bad_reproduce(tmp_path: Path) -> None:
+    text = (claims_yaml := resources.files("ctdepth_lib").joinpath("claims.yaml").read_text(encoding="utf-8"))
+    bad = tmp_path / "claims.yaml"
+    bad.write_text(claims_yaml.replace("reproduce: {rel: 1.0e-4}", "reproduce: {within: 3}", 1), encoding="utf-8")
+    assert text != bad.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="reproduce must be one of"):
+        claims.registry(bad)

@@ -1,0 +1,54 @@
+"""ctdepth_lib.outputs: numbers compared to the digits they print, rounding-level values, volatile outputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from ctdepth_lib.outputs import below, fmt, numbers_agree, snap, stable, volatile_numbers
+
+
+def test_numbers_agree_to_one_unit_of_the_last_printed_digit() -> None:
+    assert numbers_agree("3.111e-02", "3.112e-02")
+    assert numbers_agree("1.0037", "1.0036")
+    assert not numbers_agree("3.111e-02", "3.151e-02")
+    assert not numbers_agree("0.9960", "0.9940")
+    assert not numbers_agree("12", "13")  # integers are counts: exact
+
+
+def test_rounding_level_values_agree_whatever_their_digits() -> None:
+    assert numbers_agree("4.15e-16", "2.2e-16")
+    assert numbers_agree("0.0e+00", "3.3e-16")
+    assert not numbers_agree("4.15e-16", "4.2e-09")
+
+
+def test_glued_reprs_compare_relative() -> None:
+    assert numbers_agree("1.0037002007801237", "1.0037002007803149", rtol=1e-6)
+    assert not numbers_agree("1.0037002007801237", "1.0047002007803149", rtol=1e-6)
+    assert numbers_agree("8e-09", "7e-09", rtol=1e-6)  # a short (rounded) glue: its digits
+
+
+def test_snap_respells_agreeing_numbers_only() -> None:
+    ref = "N = 32   max |x_N - x(T)| = 3.111e-02\nfitted order: 1.0037\n"
+    assert snap(ref, ref.replace("3.111e-02", "3.112e-02")) == ref
+    changed = ref.replace("1.0037", "1.1037")
+    assert snap(ref, changed) == changed
+    other = "a different sentence 3.112e-02"
+    assert snap(ref, other) == other
+
+
+def test_stable_fmt_and_below() -> None:
+    assert stable(1.0037002007801237, 5) == 1.0037
+    assert fmt(3.8e-16) == "≤ 1e-12" and fmt(0.0) == "≤ 1e-12" and fmt(8.07e-9, 1) == "8e-09"
+    assert below(2e-16, 1e-14) == "≤ 1e-14" and below(0.0, 1e-14) == "0 (exactly)"
+    with pytest.raises(ValueError, match="digits"):
+        stable(1.0, 0)
+    with pytest.raises(TypeError, match="value"):
+        stable("x", 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="bound"):
+        below(1.0, -1.0)
+
+
+def test_volatile_numbers() -> None:
+    assert volatile_numbers("fitted order: 1.0037002007803149") == ["1.0037002007803149"]
+    assert volatile_numbers("drift of p.v = 4.15e-16") == ["4.15e-16"]
+    assert volatile_numbers("drift ≤ 1e-12 (tolerance 1e-12), order 1.004, N = 2048") == []
