@@ -101,7 +101,9 @@ def _fresh_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
     executed = [
         nb for nb in _executed_notebooks(app) if (src / nb.relative_to(nb.parents[1])).is_file()
     ]  # jupyter_execute/chapters/X.ipynb ↔ chapters/X.ipynb
-    own = [nb for nb in executed if nb.read_bytes() != (src / nb.relative_to(nb.parents[1])).read_bytes()]
+    # With execution on, the build ran the chapters itself: those are fresh runs of this machine.
+    mode = getattr(app.env.mystnb_config, "execution_mode", "off")
+    own = executed if mode != "off" else []
     for cid, recs in collect(own).items():
         fresh.setdefault(cid, []).extend(recs)
     folders = [src / f for f in app.config.ctdepth_fresh_runs if (src / f).is_dir()]

@@ -34,8 +34,15 @@ def _installed_is_cpu(python: str) -> bool:
     return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
 
 
-def _pip(python: str, args: list[str], dry_run: bool) -> tuple[bool, str]:
-    cmd = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+def _installed_version(python: str) -> str:
+    code = "from importlib.metadata import version; print(version('torch'))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def _pip(python: str, args: list[str], dry_run: bool, *, deps: bool = False) -> tuple[bool, str]:
+    cmd = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if not deps:
+        cmd.append("--no-deps")
     if dry_run:
         cmd += ["--dry-run", "--ignore-installed"]
     proc = subprocess.run([*cmd, *args], capture_output=True, text=True)
@@ -69,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     tried = []
     for label, pip_args in attempts:
         ok, why = _pip(args.python, pip_args, args.dry_run)
-        if ok and (args.dry_run or _installed_is_cpu(args.python)):
+        if ok and args.dry_run:
             return 0
+        if ok:
+            # torch itself came without its dependencies (filelock, sympy, …): now take those from
+            # the default index, pinning the installed build so that it is kept as it is.
+            installed = _installed_version(args.python)
+            deps_ok, why = _pip(args.python, [f"torch=={installed}"], False, deps=True)
+            if deps_ok and _installed_is_cpu(args.python):
+                return 0
         tried.append(f"  - {label}: {why or 'installed a build that is not the CPU build'}")
     print(
         f"ctdepth set-up stopped: could not install the CPU build of torch {TORCH_VERSION} "
