@@ -287,6 +287,8 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
             # one digit more than the record shows (when it shows the default 4 or more, which
             # rounding leaves alone), so the prose can quote 1.0037 as {glue:text}`claim-1b:.4f`
             glue_value(f"claim-{claim.id}", value, digits=claim.digits + 1 if claim.digits >= 4 else claim.digits)
+            if claim.reproduce[0] == "below":  # the prose quotes a rounding-level value by its bound
+                glue_value(f"claim-{claim.id}-bound", claim.reproduce[1], digits=1)
     else:
         print(text)
     if verdict == "fail":
