@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from .outputs import below
+
 __all__ = [
     "CLAIM_MIME",
     "Claim",
@@ -118,7 +120,7 @@ class Claim:
         kind, tol = self.reproduce
         if kind == "below":
             # an exact 0 here is 2e-16 on another machine: both are shown as the bound
-            return f"≤ {tol:.0e}" if abs(value) <= tol else f"{value:.2e}"
+            return below(value, tol)
         if value == 0 or (value == int(value) and abs(value) < 1e6):
             return f"{value:g}"
         return f"{value:.{self.digits}g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.{self.digits - 1}e}"

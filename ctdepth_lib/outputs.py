@@ -115,7 +115,10 @@ def snap(ref: str, test: str, *, rtol: float | None = None) -> str:
 
 
 def below(value: float, bound: float) -> str:
-    """A rounding-level value shown against its bound: ``"≤ 1e-14"`` (or ``"> 1e-14 (x = …)"``).
+    """A rounding-level value shown against its bound: ``"≤ 1e-14"`` (or ``"> 1e-14 (1.23e-13)"``).
+
+    An exact zero is shown as ``"≤ 1e-14"`` too: one machine's 0 is another's 2e-16. The
+    claim records (:meth:`ctdepth_lib.claims.Claim.show`) use the same form.
 
     Args:
         value: the measured rounding-level quantity.
@@ -124,8 +127,6 @@ def below(value: float, bound: float) -> str:
     if not (isinstance(bound, (int, float)) and bound > 0):
         raise ValueError(f"bound must be a positive number; got {bound!r}")
     value = float(value)
-    if value == 0.0:
-        return "0 (exactly)"
     if abs(value) <= bound:
         return f"≤ {bound:.0e}"
     return f"> {bound:.0e} ({value:.2e})"

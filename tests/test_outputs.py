@@ -39,7 +39,8 @@ def test_snap_respells_agreeing_numbers_only() -> None:
 def test_stable_fmt_and_below() -> None:
     assert stable(1.0037002007801237, 5) == 1.0037
     assert fmt(3.8e-16) == "≤ 1e-12" and fmt(0.0) == "≤ 1e-12" and fmt(8.07e-9, 1) == "8e-09"
-    assert below(2e-16, 1e-14) == "≤ 1e-14" and below(0.0, 1e-14) == "0 (exactly)"
+    assert below(2e-16, 1e-14) == "≤ 1e-14" and below(0.0, 1e-14) == "≤ 1e-14"
+    assert below(3e-13, 1e-14) == "> 1e-14 (3.00e-13)"
     with pytest.raises(ValueError, match="digits"):
         stable(1.0, 0)
     with pytest.raises(TypeError, match="value"):
