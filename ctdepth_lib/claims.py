@@ -2,7 +2,7 @@
 
 The registry ``claims.yaml`` (shipped inside this package) lists every claim
 the book makes: its id (``1a``, ``2b``, ``L1``, …), a one-sentence statement,
-its source (``paper``, ``reconstruction`` or ``correction``), the chapter that
+its source (``paper``, ``reconstruction``, ``correction`` or ``extension``), the chapter that
 checks it and the threshold the measured value must meet.
 
 A chapter declares its run once with :func:`begin` and then checks each claim
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 CLAIM_MIME = "application/vnd.ctdepth.claim+json"
-SOURCES = ("paper", "reconstruction", "correction")
+SOURCES = ("paper", "reconstruction", "correction", "extension")
 OPS = ("<=", ">=", "==", "abs_diff<=")
 REPRODUCE_KINDS = ("rel", "abs", "below")
 
