@@ -40,8 +40,6 @@ $(STAMP): pyproject.toml requirements-lock.txt
 env: $(STAMP)
 
 book: $(STAMP)
-	# the robustness runs (quick parameters, seeds 1-3) that the Claims page summarises; cached
-	$(BIN)/python -m ctdepth_lib seeds --out _build/seeds --jobs $(JOBS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m ctdepth_lib claims --build _build
 	@echo "The book is in _build/html/index.html"

@@ -2,13 +2,17 @@
 
 The table joins the registry (``claims.yaml``) with the claim records stored in
 the notebooks that this build executed (myst-nb writes them to
-``_build/jupyter_execute``).  It is filled in when the page is resolved —
-after every notebook has been executed — and the page holding it is rebuilt on
-every build so it never shows stale verdicts.
+``_build/jupyter_execute``), the fresh runs of ``make test``, and the committed
+seed sweep (``data/sweep/results.parquet``: pass rate and spread of every claim
+over many seeds; the build reads the table, it never reruns the sweep).  It is
+filled in when the page is resolved — after every notebook has been executed —
+and the page holding it is rebuilt on every build so it never shows stale verdicts.
+``claims-sweep-figures`` draws one strip plot per chapter from the same table.
 """
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from . import sphinx_regenerate as regenerate
+from . import sweep_summary
 from .claims import collect, collect_fresh, ledger_rows, registry
 from .sphinx_nodes import cell, table
 
@@ -65,25 +70,71 @@ def _executed_notebooks(app: Sphinx) -> list[Path]:
     return [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]
 
 
-def _seed_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
-    folder = Path(app.srcdir) / app.config.ctdepth_seed_runs
-    runs = sorted(folder.glob("*-seed*.ipynb")) if folder.is_dir() else []
-    known = registry()
-    return {cid: recs for cid, recs in collect(runs).items() if cid in known}
+def _sweep_table(app: Sphinx) -> Any | None:
+    """The committed sweep table, or None when the repository has none."""
+    path = Path(app.srcdir) / app.config.ctdepth_sweep_table
+    return sweep_summary.load_table(path) if path.is_file() else None
 
 
-def _spread(recs: list[dict[str, Any]], chapter: str) -> str:
-    mine = [r for r in recs if r.get("chapter") == chapter]
-    if not mine:
-        return "no seed runs"
-    passed = sum(r.get("verdict") == "pass" for r in mine)
-    values = [r["measured"] for r in mine if isinstance(r.get("measured"), (int, float))]
-    seeds = ", ".join(str(r.get("seed")) for r in mine)
-    text = f"{passed}/{len(mine)} seeds pass (seeds {seeds})"
-    if values:
-        lo, hi = min(values), max(values)
-        text += f"; {lo:.4g}" if lo == hi else f"; {lo:.4g} – {hi:.4g}"
-    return text
+def _sweep_rates(app: Sphinx) -> dict[str, dict[str, sweep_summary.RateSummary]]:
+    table = _sweep_table(app)
+    if table is None:
+        return {}
+    return sweep_summary.pass_rates(table, {cid: c.chapter for cid, c in registry().items()})
+
+
+def _lines(text: str) -> nodes.entry:
+    """A table cell with one paragraph per line of ``text``."""
+    entry = nodes.entry()
+    for line in text.splitlines():
+        entry += nodes.paragraph(text=line)
+    return entry
+
+
+class claims_sweep_placeholder(nodes.General, nodes.Element):
+    """Replaced by the sweep's strip plots in ``doctree-resolved``."""
+
+
+class ClaimsSweepDirective(SphinxDirective):
+    """``claims-sweep-figures`` — one strip plot per chapter of the committed sweep."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        regenerate.track(self.env)
+        return [claims_sweep_placeholder()]
+
+
+def _sweep_figures(app: Sphinx, docname: str) -> list[nodes.Node]:
+    table = _sweep_table(app)
+    if table is None:
+        return [nodes.paragraph(text="This build has no committed seed sweep (data/sweep/results.parquet).")]
+    if app.builder.format != "html":
+        return []
+    claims_by_chapter: dict[str, list[Any]] = {}
+    for c in registry().values():
+        claims_by_chapter.setdefault(c.chapter, []).append(c)
+    out: list[nodes.Node] = []
+    images = Path(app.outdir) / "_images"
+    prefix = posixpath.relpath("_images", posixpath.dirname(docname) or ".")
+    for chapter, mine in sorted(claims_by_chapter.items()):
+        name = f"sweep-{Path(chapter).name}.png"
+        sweep_summary.spread_figure(table, mine, chapter, images / name)
+        runs = table[table["chapter"] == chapter].drop_duplicates(["quick", "seed", "parameters"])
+        n_quick, n_full = int(runs["quick"].sum()), int((~runs["quick"].astype(bool)).sum())
+        title = app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+        alt = f"Strip plot of the claims of {title} over {n_quick} quick and {n_full} full sweep runs"
+        html = (
+            f'<figure class="ctdepth-sweep-figure" id="sweep-{Path(chapter).name}">'
+            f'<img src="{prefix}/{name}" alt="{alt}" width="700">'
+            f"<figcaption><strong>{title}</strong>: every claim of the chapter over {n_quick} runs with its "
+            f"quick parameters and {n_full} with its full parameters, one tick per run, at the measured value "
+            "relative to the claim's threshold (the claim holds left of the dashed line at 1; slopes are "
+            "shown as their distance from the expected order relative to the allowed distance; exact "
+            "identities checked with = are left out).</figcaption></figure>"
+        )
+        out.append(nodes.raw("", html, format="html"))
+    return out
 
 
 def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
@@ -129,7 +180,7 @@ def _reproduced_text(row: Any) -> str:
 def _table(app: Sphinx, docname: str) -> nodes.table:
     rows = ledger_rows(collect(_executed_notebooks(app)))
     reproduced = {r.claim.id: r for r in ledger_rows(_committed_records(app), fresh=_fresh_records(app))}
-    seeds = _seed_records(app)
+    rates = _sweep_rates(app)
     cells: list[list[nodes.Node | str]] = []
     for r in rows:
         statement = nodes.inline()
@@ -146,7 +197,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
                     _reproduced_text(reproduced[r.claim.id]),
                     classes=[f"reproduced-{reproduced[r.claim.id].reproduced.replace(' ', '-')}"],
                 ),
-                _spread(seeds.get(r.claim.id, []), r.claim.chapter),
+                _lines(sweep_summary.format_rates(rates.get(r.claim.id, {}))),
                 _chapter_link(app, docname, r.claim.chapter),
             ]
         )
@@ -160,7 +211,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
             "Measured",
             "Threshold",
             "Reproduced",
-            "Other seeds (quick)",
+            "Over seeds (sweep: held / runs; range)",
             "Chapter",
         ],
         cells,
@@ -206,16 +257,20 @@ def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         node.replace_self(_table(app, docname))
     for node in list(doctree.findall(claims_list_placeholder)):
         node.replace_self(_list(app, docname, node["source"]))
+    for node in list(doctree.findall(claims_sweep_placeholder)):
+        node.replace_self(_sweep_figures(app, docname))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directive and the event handlers."""
-    app.add_config_value("ctdepth_seed_runs", "_build/seeds", "env")
+    app.add_config_value("ctdepth_sweep_table", str(sweep_summary.SWEEP_TABLE), "env")
     app.add_config_value("ctdepth_fresh_runs", ["_build/fresh/native", "_build/fresh/foreign"], "env")
     app.add_node(claims_table_placeholder)
     app.add_node(claims_list_placeholder)
+    app.add_node(claims_sweep_placeholder)
     app.add_directive("claims-table", ClaimsTableDirective)
     app.add_directive("claims-list", ClaimsListDirective)
+    app.add_directive("claims-sweep-figures", ClaimsSweepDirective)
     app.connect("doctree-resolved", _resolve)
     regenerate.connect(app)
     return {"version": "0.1", "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
