@@ -52,14 +52,47 @@ def _title(nb: Path) -> str:
     return nb.stem
 
 
+# Repository URLs that stand for "not configured": the project's old placeholder.
+PLACEHOLDER_REPOSITORIES = ("https://github.com/ctdepth/ctdepth",)
+
+
+def repository_url(config: Any) -> str:
+    """The configured repository (``repository.url`` in ``_config.yml``), or "" while it is unset.
+
+    The one place the book's repository is set; every button and link to it is rendered
+    only when it is set (and is not :data:`PLACEHOLDER_REPOSITORIES`).
+    """
+    url = str((getattr(config, "html_theme_options", None) or {}).get("repository_url", "") or "").strip().rstrip("/")
+    return "" if url in PLACEHOLDER_REPOSITORIES else url
+
+
+def _buttons_only_with_a_repository(app: Sphinx, config: Any) -> None:
+    """``config-inited``: repository and issue buttons iff a repository is set; launch buttons only then.
+
+    Colab never gets a button: a chapter needs ``ctdepth_lib`` from this repository and
+    Python 3.11 with the pinned stack, which Colab's runtime does not offer.
+    """
+    opts = dict(config.html_theme_options or {})
+    launch = {k: v for k, v in dict(opts.get("launch_buttons") or {}).items() if k != "colab_url"}
+    if repository_url(config):
+        opts["use_repository_button"] = opts["use_issues_button"] = True
+    else:
+        opts.pop("repository_url", None)
+        for key in ("use_repository_button", "use_issues_button", "use_edit_page_button", "use_source_button"):
+            opts[key] = False
+        launch = {}
+    opts["launch_buttons"] = launch
+    config.html_theme_options = opts
+
+
 class RerunGuideDirective(SphinxDirective):
     """``rerun-guide`` — the parameters of every chapter and how to rerun it."""
 
     def run(self) -> list[nodes.Node]:
         regenerate.track(self.env)
         root = Path(self.env.srcdir)
-        url = str((self.config.html_theme_options or {}).get("repository_url", ""))
-        repo = url.removeprefix("https://github.com/").strip("/")
+        url = repository_url(self.config)
+        repo = url.removeprefix("https://github.com/").strip("/") if url.startswith("https://github.com/") else ""
         out: list[nodes.Node] = []
         for nb in toc_notebooks(root):
             rel = nb.relative_to(root).as_posix()
@@ -87,11 +120,9 @@ class RerunGuideDirective(SphinxDirective):
             if repo:
                 links = nodes.paragraph()
                 binder = f"https://mybinder.org/v2/gh/{repo}/main?labpath={rel}"
-                colab = f"https://colab.research.google.com/github/{repo}/blob/main/{rel}"
-                links += nodes.Text("Launch: ")
+                links += nodes.Text("Launch on ")
                 links += nodes.reference("", "Binder", refuri=binder)
-                links += nodes.Text(" · ")
-                links += nodes.reference("", "Colab", refuri=colab)
+                links += nodes.Text(" (it builds environment.yml).")
                 section += links
             out.append(section)
         return out
@@ -129,6 +160,7 @@ class BuildVersionsDirective(SphinxDirective):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives and the event handlers."""
+    app.connect("config-inited", _buttons_only_with_a_repository, priority=900)
     app.add_directive("rerun-guide", RerunGuideDirective)
     app.add_directive("build-versions", BuildVersionsDirective)
     regenerate.connect(app)
