@@ -18,10 +18,11 @@ NBVAL := -p ctdepth_lib.nbval_plugin --nbval
 TORCH_WHEEL ?=
 export TORCH_WHEEL
 
-.PHONY: help env book test lint unit notebooks build-check ledger bench execute clean
+.PHONY: help env book pdf test lint unit notebooks build-check ledger bench execute clean
 
 help:
 	@echo "make book    install (if needed), execute and render the book to _build/html"
+	@echo "make pdf     install (if needed) and write the whole book as one PDF, _build/pdf/ctdepth.pdf"
 	@echo "make test    install (if needed) and run every check (ruff, unit, nbval native + foreign numerics, papermill, book build, ledger)"
 	@echo "make bench   print the benchmark figures (resnet_unroll vs torchdiffeq; gradient memory/time)"
 	@echo "make execute NB=chapters/X.ipynb   re-execute one chapter in place (maintainers; then commit it)"
@@ -42,7 +43,12 @@ env: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m ctdepth_lib claims --build _build
-	@echo "The book is in _build/html/index.html"
+	$(BIN)/python tools/make_pdf.py --path-output _build/pdf/html
+	@echo "The book is in _build/html/index.html (and as one PDF in _build/pdf/ctdepth.pdf)"
+
+pdf: $(STAMP)
+	$(BIN)/python tools/make_pdf.py
+	@echo "The PDF is in _build/pdf/ctdepth.pdf"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -59,7 +65,9 @@ test: $(STAMP) lint
 	  $$($(BIN)/python -m ctdepth_lib toc) $(NBVAL) --ctdepth-fresh _build/fresh/foreign
 	# 3. the book, rendered from the committed (nbval-checked) outputs, with -W -n
 	$(BIN)/python tools/build_check.py
-	# 4. every page in headless Chromium, offline
+	# 4. the PDF of the whole book (reusing that build), then every page in headless Chromium,
+	#    offline, every link of the HTML and the PDF's pages, figures and links
+	$(BIN)/python tools/make_pdf.py --path-output _build/check
 	$(BIN)/python -m pytest tests/browser
 	# 5. the claims ledger: every claim holds in the committed outputs, and both fresh passes
 	#    reproduce every committed value within the claim's tolerance

@@ -148,7 +148,13 @@ class BuildVersionsDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         regenerate.track(self.env)
-        rows: list[list[nodes.Node | str]] = [["Python", platform.python_version()], ["platform", platform.platform()]]
+        from . import __version__
+
+        rows: list[list[nodes.Node | str]] = [
+            ["this book (ctdepth_lib)", __version__],
+            ["Python", platform.python_version()],
+            ["platform", platform.platform()],
+        ]
         for pkg in PACKAGES:
             try:
                 rows.append([pkg, metadata.version(pkg)])

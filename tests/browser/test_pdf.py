@@ -1,0 +1,104 @@
+"""The PDF of the whole book (`make pdf`, `_build/pdf/ctdepth.pdf`): every page, figures, links, outline.
+
+`make test` writes the PDF (tools/make_pdf.py) just before this test. Checks: enough pages for
+the whole book, the title of every page of `_toc.yml` in its text and in its outline
+(bookmarks), the figures embedded as images, the table of contents' internal links resolving to
+destinations inside the document, and no raw TeX or stored error output left in the text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PDF = Path(os.environ.get("CTDEPTH_PDF", ROOT / "_build" / "pdf" / "ctdepth.pdf"))
+
+pypdf = pytest.importorskip("pypdf")
+
+
+@cache
+def _reader() -> object:
+    if not PDF.is_file():
+        pytest.fail(f"no PDF at {PDF}: run `make pdf` (make test writes it before this test)")
+    return pypdf.PdfReader(str(PDF))
+
+
+def _titles() -> list[str]:
+    from ctdepth_lib.book import toc_notebooks
+
+    titles = []
+    for nb in toc_notebooks(ROOT):
+        import json
+
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        first = "".join(cells[0]["source"]).splitlines()[0]
+        titles.append(first.removeprefix("# ").strip())
+    for page in ("claims.md", "corrections.md", "rerun.md", "status.md", "references.md"):
+        titles.append((ROOT / page).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ").strip())
+    return titles
+
+
+@cache
+def _text() -> str:
+    return re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in _reader().pages))  # type: ignore[attr-defined]
+
+
+def _flat(outline: list[object]) -> list[str]:
+    out: list[str] = []
+    for item in outline:
+        out.extend(_flat(item) if isinstance(item, list) else [str(item.title)])  # type: ignore[attr-defined]
+    return out
+
+
+def test_every_page_of_the_book_is_in_the_pdf() -> None:
+    reader = _reader()
+    assert len(reader.pages) >= 60, f"only {len(reader.pages)} PDF pages"  # type: ignore[attr-defined]
+    # compared without white space: the PDF breaks long titles over lines
+    text = re.sub(r"\s+", "", _text())
+    bookmarks = re.sub(r"\s+", "", "".join(_flat(reader.outline)))  # type: ignore[attr-defined]
+    for title in _titles():
+        plain = re.sub(r"\s+", "", title)
+        assert plain in text, f"the PDF text lacks the page {title!r}"
+        assert plain in bookmarks, f"the PDF outline lacks {title!r}"
+
+
+def test_figures_are_embedded() -> None:
+    n_images = sum(len(p.images) for p in _reader().pages)  # type: ignore[attr-defined]
+    n_figures = sum(
+        1
+        for nb in (ROOT / "chapters").glob("*.ipynb")
+        for line in nb.read_text(encoding="utf-8").splitlines()
+        if '"image/png":' in line
+    )
+    assert n_figures > 0 and n_images >= n_figures, f"{n_images} images in the PDF for {n_figures} figures"
+
+
+def test_internal_links_have_destinations() -> None:
+    reader = _reader()
+    internal = 0
+    for page in reader.pages:  # type: ignore[attr-defined]
+        for annot in page.get("/Annots") or []:
+            a = annot.get_object()
+            if a.get("/Subtype") == "/Link" and ("/Dest" in a or a.get("/A", {}).get("/S") == "/GoTo"):
+                internal += 1
+    assert internal >= 50, f"only {internal} internal links in the PDF"
+    local = [
+        str(a.get_object().get("/A", {}).get("/URI"))
+        for page in reader.pages  # type: ignore[attr-defined]
+        for a in page.get("/Annots") or []
+        if "127.0.0.1" in str(a.get_object().get("/A", {}).get("/URI", ""))
+        or "localhost" in str(a.get_object().get("/A", {}).get("/URI", ""))
+    ]
+    assert not local, f"links to the local server that printed the PDF: {local[:5]}"
+
+
+def test_no_raw_tex_or_errors_in_the_text() -> None:
+    text = _text()
+    # MathJax's delimiters left in the text mean a formula was not typeset (code cells may hold TeX)
+    for bad in ("\\(", "\\)", "\\[", "Traceback (most recent call last)", "\\texttt"):
+        assert bad not in text, f"the PDF text contains {bad!r}"
