@@ -7,73 +7,218 @@ fits that the chapters show, each tested against an independent reference.
 
 from __future__ import annotations
 
-from . import claims, plotting
-from .convergence import convergence_order
-from .cost import COST_METHODS, GradientCost, cost_table, format_cost_table, gradient_cost
-from .data import Dataset, check_dataset, digits_dataset, moons_dataset, split_standardize
-from .feedforward import (
-    SPLITTING_SCHEMES,
-    TANH,
-    NearIdentityClassifier,
-    NearIdentityField,
-    Nonlinearity,
-    euler_step_difference,
-    feedforward_layers,
-    feedforward_unroll,
-    leaky_limit_closed_form,
-    leaky_relu_nonlinearity,
-    near_identity_divergence,
-    near_identity_field,
-    near_identity_momentum_field,
-    splitting_unroll,
-    strong_feedforward_unroll,
-    train_near_identity_classifier,
-)
-from .fields import TimeMLP
-from .gradients import layer_gradients, parameter_density, solver_gradients
-from .invariants import (
-    ACTIVATIONS,
-    FeedforwardNet,
-    HomogeneousField,
-    RotationEquivariantField,
-    TranslationInvariantField,
-    angular_momentum,
-    charge_drift,
-    charge_drift_profile,
-    layer_momenta,
-    noether_charge,
-    rotation_generator,
-    scaling_charge,
-    translation_charge,
-)
-from .momenta import adjoint_momenta, backprop_momenta, hamiltonian, hamiltonian_flow, modified_hamiltonian
-from .outputs import below, fmt, glue, stable
-from .params import Param, validate_parameters
-from .phase_space import (
-    gradient_gain,
-    jacobian_spectrum,
-    network_phase_jacobian,
-    network_phase_map,
-    polygon_area,
-    state_jacobian,
-    symplectic_defect,
-    symplectic_form,
-    variational_jacobian,
-    volume_defect,
-)
-from .resnet import RK_METHODS, resnet_unroll, rk_unroll
-from .runtime import setup
-from .solvers import SOLVER_METHODS, odeint
-from .training import (
-    TRAINING_MODES,
-    FreeResNet,
-    ODEClassifier,
-    TrainingDiverged,
-    TrainResult,
-    evaluate,
-    loss_gradient,
-    train,
-)
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the public names, for type checkers and readers; at run time they load lazily
+    from . import claims, plotting
+    from .convergence import convergence_order
+    from .cost import COST_METHODS, GradientCost, cost_table, format_cost_table, gradient_cost
+    from .data import Dataset, check_dataset, digits_dataset, moons_dataset, split_standardize
+    from .feedforward import (
+        SPLITTING_SCHEMES,
+        TANH,
+        NearIdentityClassifier,
+        NearIdentityField,
+        Nonlinearity,
+        euler_step_difference,
+        feedforward_layers,
+        feedforward_unroll,
+        leaky_limit_closed_form,
+        leaky_relu_nonlinearity,
+        near_identity_divergence,
+        near_identity_field,
+        near_identity_log_norm,
+        near_identity_momentum_field,
+        splitting_unroll,
+        strong_feedforward_unroll,
+        train_near_identity_classifier,
+    )
+    from .fields import TimeMLP
+    from .gradients import layer_gradients, parameter_density, solver_gradients
+    from .invariants import (
+        ACTIVATIONS,
+        FeedforwardNet,
+        HomogeneousField,
+        RotationEquivariantField,
+        TranslationInvariantField,
+        angular_momentum,
+        charge_drift,
+        charge_drift_profile,
+        layer_momenta,
+        noether_charge,
+        rotation_generator,
+        scaling_charge,
+        translation_charge,
+    )
+    from .momenta import (
+        adjoint_momenta,
+        backprop_momenta,
+        fd_momentum,
+        hamiltonian,
+        hamiltonian_flow,
+        hamiltonian_gradient_fd,
+        hamiltonian_time_rate_fd,
+        modified_hamiltonian,
+        tangent_unroll,
+    )
+    from .outputs import below, fmt, glue, stable
+    from .params import Param, validate_parameters
+    from .phase_space import (
+        fd_state_jacobian,
+        gradient_gain,
+        jacobian_spectrum,
+        log_norm,
+        log_norm_integral,
+        log_norm_profile,
+        network_phase_jacobian,
+        network_phase_map,
+        polygon_area,
+        state_jacobian,
+        step_norm_product,
+        symplectic_defect,
+        symplectic_form,
+        variational_jacobian,
+        volume_defect,
+    )
+    from .resnet import RK_METHODS, resnet_unroll, rk_unroll
+    from .runtime import setup
+    from .solvers import SOLVER_METHODS, odeint
+    from .training import (
+        TRAINING_MODES,
+        FreeResNet,
+        ODEClassifier,
+        RestartResult,
+        TrainingDiverged,
+        TrainResult,
+        evaluate,
+        fd_gradient,
+        loss_gradient,
+        restart_seeds,
+        train,
+        train_restarts,
+    )
+
+# name -> (submodule, attribute or None for the submodule itself). Importing ctdepth_lib is
+# instant (the command line's --help must be); torch and the rest load on first use, so
+# `import ctdepth_lib as cl; cl.resnet_unroll(...)` works as before.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "ACTIVATIONS": ("invariants", "ACTIVATIONS"),
+    "COST_METHODS": ("cost", "COST_METHODS"),
+    "Dataset": ("data", "Dataset"),
+    "FeedforwardNet": ("invariants", "FeedforwardNet"),
+    "FreeResNet": ("training", "FreeResNet"),
+    "GradientCost": ("cost", "GradientCost"),
+    "HomogeneousField": ("invariants", "HomogeneousField"),
+    "NearIdentityClassifier": ("feedforward", "NearIdentityClassifier"),
+    "NearIdentityField": ("feedforward", "NearIdentityField"),
+    "Nonlinearity": ("feedforward", "Nonlinearity"),
+    "ODEClassifier": ("training", "ODEClassifier"),
+    "Param": ("params", "Param"),
+    "RK_METHODS": ("resnet", "RK_METHODS"),
+    "RestartResult": ("training", "RestartResult"),
+    "RotationEquivariantField": ("invariants", "RotationEquivariantField"),
+    "SOLVER_METHODS": ("solvers", "SOLVER_METHODS"),
+    "SPLITTING_SCHEMES": ("feedforward", "SPLITTING_SCHEMES"),
+    "TANH": ("feedforward", "TANH"),
+    "TRAINING_MODES": ("training", "TRAINING_MODES"),
+    "TimeMLP": ("fields", "TimeMLP"),
+    "TrainResult": ("training", "TrainResult"),
+    "TrainingDiverged": ("training", "TrainingDiverged"),
+    "TranslationInvariantField": ("invariants", "TranslationInvariantField"),
+    "adjoint_momenta": ("momenta", "adjoint_momenta"),
+    "angular_momentum": ("invariants", "angular_momentum"),
+    "backprop_momenta": ("momenta", "backprop_momenta"),
+    "below": ("outputs", "below"),
+    "charge_drift": ("invariants", "charge_drift"),
+    "charge_drift_profile": ("invariants", "charge_drift_profile"),
+    "check_dataset": ("data", "check_dataset"),
+    "claims": ("claims", None),
+    "convergence_order": ("convergence", "convergence_order"),
+    "cost_table": ("cost", "cost_table"),
+    "digits_dataset": ("data", "digits_dataset"),
+    "euler_step_difference": ("feedforward", "euler_step_difference"),
+    "evaluate": ("training", "evaluate"),
+    "fd_gradient": ("training", "fd_gradient"),
+    "fd_momentum": ("momenta", "fd_momentum"),
+    "fd_state_jacobian": ("phase_space", "fd_state_jacobian"),
+    "feedforward_layers": ("feedforward", "feedforward_layers"),
+    "feedforward_unroll": ("feedforward", "feedforward_unroll"),
+    "fmt": ("outputs", "fmt"),
+    "format_cost_table": ("cost", "format_cost_table"),
+    "glue": ("outputs", "glue"),
+    "gradient_cost": ("cost", "gradient_cost"),
+    "gradient_gain": ("phase_space", "gradient_gain"),
+    "hamiltonian": ("momenta", "hamiltonian"),
+    "hamiltonian_flow": ("momenta", "hamiltonian_flow"),
+    "hamiltonian_gradient_fd": ("momenta", "hamiltonian_gradient_fd"),
+    "hamiltonian_time_rate_fd": ("momenta", "hamiltonian_time_rate_fd"),
+    "jacobian_spectrum": ("phase_space", "jacobian_spectrum"),
+    "layer_gradients": ("gradients", "layer_gradients"),
+    "layer_momenta": ("invariants", "layer_momenta"),
+    "leaky_limit_closed_form": ("feedforward", "leaky_limit_closed_form"),
+    "leaky_relu_nonlinearity": ("feedforward", "leaky_relu_nonlinearity"),
+    "log_norm": ("phase_space", "log_norm"),
+    "log_norm_integral": ("phase_space", "log_norm_integral"),
+    "log_norm_profile": ("phase_space", "log_norm_profile"),
+    "loss_gradient": ("training", "loss_gradient"),
+    "modified_hamiltonian": ("momenta", "modified_hamiltonian"),
+    "moons_dataset": ("data", "moons_dataset"),
+    "near_identity_divergence": ("feedforward", "near_identity_divergence"),
+    "near_identity_field": ("feedforward", "near_identity_field"),
+    "near_identity_log_norm": ("feedforward", "near_identity_log_norm"),
+    "near_identity_momentum_field": ("feedforward", "near_identity_momentum_field"),
+    "network_phase_jacobian": ("phase_space", "network_phase_jacobian"),
+    "network_phase_map": ("phase_space", "network_phase_map"),
+    "noether_charge": ("invariants", "noether_charge"),
+    "odeint": ("solvers", "odeint"),
+    "parameter_density": ("gradients", "parameter_density"),
+    "plotting": ("plotting", None),
+    "polygon_area": ("phase_space", "polygon_area"),
+    "resnet_unroll": ("resnet", "resnet_unroll"),
+    "restart_seeds": ("training", "restart_seeds"),
+    "rk_unroll": ("resnet", "rk_unroll"),
+    "rotation_generator": ("invariants", "rotation_generator"),
+    "scaling_charge": ("invariants", "scaling_charge"),
+    "setup": ("runtime", "setup"),
+    "solver_gradients": ("gradients", "solver_gradients"),
+    "split_standardize": ("data", "split_standardize"),
+    "splitting_unroll": ("feedforward", "splitting_unroll"),
+    "stable": ("outputs", "stable"),
+    "state_jacobian": ("phase_space", "state_jacobian"),
+    "step_norm_product": ("phase_space", "step_norm_product"),
+    "strong_feedforward_unroll": ("feedforward", "strong_feedforward_unroll"),
+    "symplectic_defect": ("phase_space", "symplectic_defect"),
+    "symplectic_form": ("phase_space", "symplectic_form"),
+    "tangent_unroll": ("momenta", "tangent_unroll"),
+    "train": ("training", "train"),
+    "train_near_identity_classifier": ("feedforward", "train_near_identity_classifier"),
+    "train_restarts": ("training", "train_restarts"),
+    "translation_charge": ("invariants", "translation_charge"),
+    "validate_parameters": ("params", "validate_parameters"),
+    "variational_jacobian": ("phase_space", "variational_jacobian"),
+    "volume_defect": ("phase_space", "volume_defect"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        # a submodule not re-exported by name (``cl.cost``, ``cl.momenta``, …) loads on first use too
+        if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is None:
+            raise AttributeError(f"module 'ctdepth_lib' has no attribute {name!r}") from None
+        module, attr = name, None
+    mod = importlib.import_module(f".{module}", __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 
@@ -95,6 +240,7 @@ __all__ = [
     "Nonlinearity",
     "ODEClassifier",
     "Param",
+    "RestartResult",
     "RotationEquivariantField",
     "TimeMLP",
     "TrainResult",
@@ -113,6 +259,9 @@ __all__ = [
     "digits_dataset",
     "euler_step_difference",
     "evaluate",
+    "fd_gradient",
+    "fd_momentum",
+    "fd_state_jacobian",
     "feedforward_layers",
     "feedforward_unroll",
     "fmt",
@@ -122,16 +271,22 @@ __all__ = [
     "gradient_gain",
     "hamiltonian",
     "hamiltonian_flow",
+    "hamiltonian_gradient_fd",
+    "hamiltonian_time_rate_fd",
     "jacobian_spectrum",
     "layer_gradients",
     "layer_momenta",
     "leaky_limit_closed_form",
     "leaky_relu_nonlinearity",
+    "log_norm",
+    "log_norm_integral",
+    "log_norm_profile",
     "loss_gradient",
     "modified_hamiltonian",
     "moons_dataset",
     "near_identity_divergence",
     "near_identity_field",
+    "near_identity_log_norm",
     "near_identity_momentum_field",
     "network_phase_jacobian",
     "network_phase_map",
@@ -141,6 +296,7 @@ __all__ = [
     "plotting",
     "polygon_area",
     "resnet_unroll",
+    "restart_seeds",
     "rk_unroll",
     "rotation_generator",
     "scaling_charge",
@@ -150,11 +306,14 @@ __all__ = [
     "splitting_unroll",
     "stable",
     "state_jacobian",
+    "step_norm_product",
     "strong_feedforward_unroll",
     "symplectic_defect",
     "symplectic_form",
+    "tangent_unroll",
     "train",
     "train_near_identity_classifier",
+    "train_restarts",
     "translation_charge",
     "validate_parameters",
     "variational_jacobian",

@@ -29,6 +29,7 @@ import json
 import os
 import resource
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -145,7 +146,11 @@ def _serve() -> None:  # pragma: no cover - runs in the server subprocess
 
     It imports the library once; every configuration runs in a child forked from it
     (``os.fork``), so each starts from the same fresh state and its memory is its own.
+    It ends when its stdin closes (the parent's :meth:`_Server.close`, or the parent's exit).
+    SIGINT is ignored: a Jupyter kernel that is interrupted or shut down signals its whole
+    process group, and the server must then exit quietly on end-of-input, not with a traceback.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
     # Load torch's lazily initialised code once here, then freeze the heap so that a child's
@@ -172,8 +177,11 @@ def _serve() -> None:  # pragma: no cover - runs in the server subprocess
         os.close(r)
         _, status = os.waitpid(pid, 0)
         text = b"".join(chunks).decode() or json.dumps({"error": f"the measuring child died (wait status {status})"})
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the parent has gone: nothing left to answer
+            return
 
 
 class _Server:
@@ -326,11 +334,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ctdepth_lib.cost",
         description="Peak memory and time per gradient: backprop through the ResNet unroll vs the adjoint.",
     )
-    parser.add_argument("--n", type=int, nargs="+", default=[64, 256, 1024, 4096], help="depths N")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--d", type=int, default=8)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--n",
+        type=int,
+        nargs="+",
+        default=[64, 256, 1024, 4096],
+        help="depths N of the unroll (default: 64 256 1024 4096)",
+    )
+    parser.add_argument("--batch", type=int, default=128, help="points per batch (default: 128)")
+    parser.add_argument("--d", type=int, default=8, help="state dimension (default: 8)")
+    parser.add_argument("--width", type=int, default=32, help="hidden width of the field's MLP (default: 32)")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timed repetitions per configuration; the fastest is kept (default: 2)"
+    )
     args = parser.parse_args(argv)
     records = cost_table(args.n, batch=args.batch, d=args.d, width=args.width, repeats=args.repeats)
     print(

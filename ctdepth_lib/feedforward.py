@@ -12,7 +12,8 @@ The network step is a *Lie–Trotter splitting* — one Euler substep of the lin
 part, then one of the nonlinear part — not the Euler method: it differs from
 Euler by ``h² g′(x) ⊙ (A x + c) + O(h³)`` per step.  This module holds the
 network (:func:`feedforward_unroll`), the field it converges to
-(:func:`near_identity_field`), the splitting schemes the chapter compares
+(:func:`near_identity_field`) with its divergence and logarithmic norm
+(:func:`near_identity_divergence`, :func:`near_identity_log_norm`), the splitting schemes the chapter compares
 (:func:`splitting_unroll`), the weak nonlinearities with their derivatives and
 exact flows (:class:`Nonlinearity`), the closed-form piecewise-linear limit of a
 leaky-ReLU network (:func:`leaky_limit_closed_form`), the O(1)-nonlinearity
@@ -54,6 +55,7 @@ __all__ = [
     "leaky_relu_nonlinearity",
     "near_identity_divergence",
     "near_identity_field",
+    "near_identity_log_norm",
     "near_identity_momentum_field",
     "splitting_unroll",
     "strong_feedforward_unroll",
@@ -280,7 +282,9 @@ def near_identity_momentum_field(A: MatrixFn, c: MatrixFn | None, g: Nonlinearit
 def near_identity_divergence(A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The divergence ``∇·f = tr A(t) + Σ_i g′(x_i)`` of the limit field (Liouville/Jacobi).
 
-    Along a solution, ``d log|det ∂x(t)/∂x_0| / dt = tr A(t) + Σ_i g′(x_i(t))`` (claim F3).
+    Along a solution, ``d log|det ∂x(t)/∂x_0| / dt = tr A(t) + Σ_i g′(x_i(t))`` (the volume law,
+    claim F3-volume).  It fixes only the product of the singular values of ``∂x(T)/∂x_0``, so its
+    sign does not decide whether gradients vanish; :func:`near_identity_log_norm` bounds them.
 
     Args:
         A: ``t ↦ A(t)``.
@@ -292,6 +296,51 @@ def near_identity_divergence(A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: t
         Shape ``()`` or ``(batch,)``.
     """
     return torch.diagonal(A(t)).sum() + g.dg(x).sum(-1)
+
+
+def near_identity_log_norm(
+    A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: torch.Tensor, *, smallest: bool = False
+) -> torch.Tensor:
+    """The logarithmic norm ``μ(f_x) = λ_max(½(A(t) + A(t)ᵀ) + diag g′(x))`` of the limit field.
+
+    ``f_x = A(t) + diag g′(x)`` is written out (no autograd), and ``μ(M) = λ_max((M + Mᵀ)/2)``.
+    Along a solution it bounds backpropagation for *every* final momentum: integrating
+    ``d|p|²/ds = 2 p f_x pᵀ ≤ 2μ(f_x)|p|²`` backward (``s = T − t``) gives
+    ``|p(0)| ≤ exp(∫₀ᵀ μ(f_x(t, x(t))) dt) |p(T)|``, i.e. ``σ_max(∂x(T)/∂x_0) ≤ exp(∫ μ)``.
+    So gradients vanish whenever ``μ < 0`` along the trajectory.  The divergence
+    ``tr f_x`` (:func:`near_identity_divergence`) does not decide this: it fixes only the
+    product of the singular values (claim F3).  With ``g′ ≤ γ`` everywhere (``γ = 1`` for
+    ``tanh``, ``0`` for ``α relu(−z)`` with ``α ≥ 0``), ``μ(f_x) ≤ μ(A(t)) + γ``.
+
+    With ``smallest=True`` it returns the smallest eigenvalue ``λ_min(½(f_x + f_xᵀ)) = −μ(−f_x)``
+    instead, the matching lower bound: ``|p(0)| ≥ exp(∫₀ᵀ λ_min dt) |p(T)|``, i.e.
+    ``σ_min(∂x(T)/∂x_0) ≥ exp(∫ λ_min)`` — every gradient grows when ``λ_min > 0``.
+
+    Args:
+        A: ``t ↦ A(t)``, a ``(d, d)`` tensor.
+        g: a :class:`Nonlinearity` (its ``dg`` is used).
+        t: a 0-d tensor.
+        x: ``(d,)`` or ``(batch, d)``.
+        smallest: return ``λ_min`` of the symmetric part instead of ``λ_max = μ``.
+
+    Returns:
+        Shape ``()`` or ``(batch,)``.
+
+    Reference: G. Söderlind, *The logarithmic norm. History and modern theory*, BIT 46 (2006)
+    631–652, §2–3; G. Dahlquist (1958).
+    """
+    check_callable("A", A)
+    if not isinstance(g, Nonlinearity):
+        raise TypeError(f"g must be a Nonlinearity (with its derivative dg); got {type(g).__name__}")
+    check_state("x", x)
+    a = A(t)
+    if not isinstance(a, torch.Tensor) or a.ndim != 2 or a.shape != (x.shape[-1], x.shape[-1]):
+        shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+        raise ValueError(f"A(t) must return a ({x.shape[-1]}, {x.shape[-1]}) matrix for x of dimension d; got {shape}")
+    if not isinstance(smallest, bool):
+        raise TypeError(f"smallest must be a bool; got {smallest!r}")
+    sym = 0.5 * (a + a.T) + torch.diag_embed(g.dg(x))
+    return torch.linalg.eigvalsh(sym)[..., 0 if smallest else -1]
 
 
 # --------------------------------------------------------------------------- the networks

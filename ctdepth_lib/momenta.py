@@ -12,6 +12,12 @@ residual network ``x_{n+1} = x_n + h f(t_n, x_n)`` gives
 ``p_n = p_{n+1}(I + h f_x(t_n, x_n))``: the symplectic Euler method for these
 equations (Sanz-Serna, SIAM Review 2016).
 
+The module also holds references that use neither autograd's vector–Jacobian product nor
+torchdiffeq, to check the above against: :func:`fd_momentum` (central differences of the loss,
+re-solved with SciPy's DOP853), :func:`hamiltonian_gradient_fd` and
+:func:`hamiltonian_time_rate_fd` (central differences of ``H``), and the forward tangent
+sequence :func:`tangent_unroll` that the backprop momenta pair with exactly.
+
 Batches: for ``x0`` of shape ``(batch, d)`` the loss is a scalar of the whole
 batch (e.g. the *sum* of per-sample losses); then ``p[b] = ∂L/∂x[b]``, which for
 a sum is the per-sample gradient, because samples do not interact.
@@ -22,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
+from scipy.integrate import solve_ivp
 
 from ._validate import (
     Field,
@@ -36,7 +44,17 @@ from ._validate import (
 from .resnet import resnet_unroll
 from .solvers import odeint
 
-__all__ = ["adjoint_momenta", "backprop_momenta", "hamiltonian", "hamiltonian_flow", "modified_hamiltonian"]
+__all__ = [
+    "adjoint_momenta",
+    "backprop_momenta",
+    "fd_momentum",
+    "hamiltonian",
+    "hamiltonian_flow",
+    "hamiltonian_gradient_fd",
+    "hamiltonian_time_rate_fd",
+    "modified_hamiltonian",
+    "tangent_unroll",
+]
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -277,3 +295,203 @@ def adjoint_momenta(
     p_final = _loss_gradient(loss, xs[-1])
     _, ps_rev = hamiltonian_flow(f, xs[-1], p_final, ts.flip(0), rtol=rtol, atol=atol)
     return xs, ps_rev.flip(0)
+
+
+def _check_trajectory(ts: Any, xs: Any, ps: Any) -> None:
+    """``ts: (M,)``, ``xs, ps: (M, d)`` or ``(M, batch, d)`` of one dtype."""
+    check_float_tensor("xs", xs)
+    if xs.ndim not in (2, 3) or xs.shape[-1] == 0:
+        raise ValueError(f"xs must have shape (M, d) or (M, batch, d); got shape {tuple(xs.shape)}")
+    _check_momentum("ps", ps, xs)
+    check_float_tensor("ts", ts)
+    if ts.ndim != 1 or ts.shape[0] != xs.shape[0]:
+        raise ValueError(f"ts must be 1-D with one time per row of xs ({xs.shape[0]}); got shape {tuple(ts.shape)}")
+    if ts.dtype != xs.dtype:
+        raise TypeError(f"ts must have the dtype of xs ({xs.dtype}); got {ts.dtype}")
+
+
+def hamiltonian_gradient_fd(
+    f: Field, ts: torch.Tensor, xs: torch.Tensor, ps: torch.Tensor, *, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``∂H/∂x`` and ``∂H/∂p`` of ``H = p · f(t, x)`` by central finite differences (no autograd).
+
+    ``∂H/∂x_i ≈ [H(t, x + ε e_i, p) − H(t, x − ε e_i, p)] / (2ε)`` and likewise in ``p``
+    (where ``H`` is linear, so the difference is exact up to rounding); truncation error
+    ``O(ε²)``, rounding ``O(u/ε)``.  An independent reference for the vector–Jacobian
+    product ``p f_x`` that the adjoint solvers use.  All ``2d`` perturbations of all points
+    of a time ``t_m`` are evaluated in one call of ``f``.
+
+    Args:
+        f: vector field ``f(t, x)`` accepting ``(batch, d)``.
+        ts: times, shape ``(M,)``.
+        xs, ps: states and momenta, shape ``(M, d)`` or ``(M, batch, d)``.
+        eps: the difference step (> 0).
+
+    Returns:
+        ``(H_x, H_p)``, both of the shape of ``xs``.
+
+    Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
+    """
+    check_callable("f", f)
+    _check_trajectory(ts, xs, ps)
+    check_positive("eps", eps)
+    d = xs.shape[-1]
+    shape = xs.shape[1:]
+    steps = eps * torch.eye(d, dtype=xs.dtype, device=xs.device)  # (d, d): row i is ε e_i
+    h_x, h_p = [], []
+    with torch.no_grad():
+        for t, x, p in zip(ts, xs.detach(), ps.detach(), strict=True):
+            xb, pb = x.reshape(-1, d), p.reshape(-1, d)  # (B, d)
+            shifted = torch.cat([xb[None] + steps[:, None], xb[None] - steps[:, None]])  # (2d, B, d)
+            fs = f(t, shifted.reshape(-1, d)).reshape(2 * d, -1, d)
+            ham = (pb[None] * fs).sum(-1)  # (2d, B)
+            h_x.append(((ham[:d] - ham[d:]) / (2 * eps)).T.reshape(shape))
+            f0 = f(t, xb)
+            ham_p = ((pb[None] + steps[:, None]) * f0[None]).sum(-1) - ((pb[None] - steps[:, None]) * f0[None]).sum(-1)
+            h_p.append((ham_p / (2 * eps)).T.reshape(shape))
+    return torch.stack(h_x), torch.stack(h_p)
+
+
+def hamiltonian_time_rate_fd(
+    f: Field, ts: torch.Tensor, xs: torch.Tensor, ps: torch.Tensor, *, eps: float = 1e-5
+) -> torch.Tensor:
+    """The explicit time derivative ``∂H/∂t = p · ∂_t f(t, x)`` by central differences in ``t``.
+
+    ``∂H/∂t ≈ p · [f(t + ε, x) − f(t − ε, x)] / (2ε)`` with ``x``, ``p`` held fixed.  Along
+    a solution of Hamilton's equations ``dH/dt = ∂H/∂t``, so
+    ``H(t) − H(t_0) = ∫_{t_0}^t p · ∂_s f ds`` (claim H1-control).
+
+    Args:
+        f: vector field ``f(t, x)``.
+        ts: times, shape ``(M,)``.
+        xs, ps: shape ``(M, d)`` or ``(M, batch, d)``.
+        eps: the difference step in time (> 0).
+
+    Returns:
+        Shape ``(M,)`` or ``(M, batch)``.
+
+    Reference: Arnold, *Mathematical Methods of Classical Mechanics*, 2nd ed., §45 (dH/dt = ∂H/∂t).
+    """
+    check_callable("f", f)
+    _check_trajectory(ts, xs, ps)
+    check_positive("eps", eps)
+    rates = []
+    with torch.no_grad():
+        for t, x, p in zip(ts, xs.detach(), ps.detach(), strict=True):
+            df = (f(t + eps, x) - f(t - eps, x)) / (2 * eps)
+            rates.append((p * df).sum(-1))
+    return torch.stack(rates)
+
+
+def tangent_unroll(f: Field, x0: torch.Tensor, v0: torch.Tensor, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ResNet states ``x_n`` and a tangent sequence ``v_n`` carried along by forward mode.
+
+    ``x_{n+1} = x_n + h_n f(t_n, x_n)`` and ``v_{n+1} = (I + h_n J_n) v_n`` with
+    ``J_n = f_x(t_n, x_n)``; ``J_n v_n`` is one Jacobian–vector product per layer for the
+    whole batch (forward-mode tangent propagation).  ``v_n = (∂x_n/∂x_0) v_0``, so with the
+    backprop momenta ``p_n`` of :func:`backprop_momenta` the pairing ``p_n · v_n`` is the same
+    number ``∂L/∂x_0 · v_0`` at every layer (claim H2-tangent).
+
+    Args:
+        f: vector field ``f(t, x)``.
+        x0, v0: ``(d,)`` or ``(batch, d)``, same shape and dtype.
+        ts: strictly monotone grid ``t_0, …, t_N`` (dtype/device of ``x0``).
+
+    Returns:
+        ``(xs, vs)``, both of shape ``(len(ts), *x0.shape)``, detached.
+
+    Reference: Griewank & Walther, *Evaluating Derivatives*, 2nd ed. (2008), ch. 3 (tangent mode).
+    """
+    check_callable("f", f)
+    check_state("x0", x0)
+    _check_momentum("v0", v0, x0)
+    check_time_grid("ts", ts, like=x0)
+    check_field_output("f", f(ts[0], x0.detach()), x0)
+    x, v = x0.detach(), v0.detach()
+    xs, vs = [x], [v]
+    for n in range(ts.numel() - 1):
+        t, h = ts[n], ts[n + 1] - ts[n]
+        # J v as the derivative in u of the vector–Jacobian product u J (double backward, as
+        # torch.autograd.functional.jvp does): a few times cheaper per layer than torch.func.jvp here.
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            fx = f(t, xg)
+            jv = None
+            if fx.requires_grad:
+                u = torch.zeros_like(fx, requires_grad=True)
+                (uj,) = torch.autograd.grad(fx, xg, grad_outputs=u, create_graph=True, allow_unused=True)
+                if uj is not None and uj.requires_grad:
+                    (jv,) = torch.autograd.grad(uj, u, grad_outputs=v, allow_unused=True)
+        jv = torch.zeros_like(v) if jv is None else jv
+        x, v = (x + h * fx).detach(), (v + h * jv).detach()
+        xs.append(x)
+        vs.append(v)
+    return torch.stack(xs), torch.stack(vs)
+
+
+def fd_momentum(
+    f: Field,
+    t0: float,
+    t1: float,
+    x: torch.Tensor,
+    sample_loss: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    eps: float = 1e-4,
+    rtol: float = 1e-13,
+    atol: float = 1e-13,
+) -> torch.Tensor:
+    """``∂L/∂x(t0)`` by central finite differences of the loss, re-solving the ODE with SciPy's DOP853.
+
+    ``p_i ≈ [L(x + ε e_i) − L(x − ε e_i)] / (2ε)``, where ``L(ξ) = ℓ(x(t1))`` and ``x(t)``
+    solves ``dx/dt = f(t, x)`` from ``x(t0) = ξ`` with ``scipy.integrate.solve_ivp(method="DOP853")``:
+    a reference for the momentum independent of torchdiffeq and of autograd.  For a batch
+    ``x: (B, d)`` the samples do not interact, so all ``2d`` perturbations of all samples are
+    one solve of a ``2d·B·d``-dimensional system and ``p[b] = ∂ℓ_b/∂x[b]``.  Error
+    ``O(ε²)`` (truncation) plus ``O(tol/ε)`` (the solver).
+
+    Args:
+        f: vector field ``f(t, x)`` accepting ``(batch, d)``.
+        t0, t1: start and end of the re-solve (``t1 != t0``).
+        x: the state at ``t0``, ``(d,)`` or ``(batch, d)``, float64.
+        sample_loss: maps ``(batch, d)`` to the per-sample losses ``(batch,)``.
+        eps: the difference step (> 0).
+        rtol, atol: DOP853 tolerances (> 0).
+
+    Returns:
+        The momentum, shape of ``x``.
+
+    Reference: Hairer, Nørsett & Wanner, *Solving Ordinary Differential Equations I*, §II.10 (DOP853).
+    """
+    check_callable("f", f)
+    check_state("x", x)
+    if x.dtype != torch.float64:
+        raise TypeError(f"x must be float64 (the reference runs in double precision); got {x.dtype}")
+    check_callable("sample_loss", sample_loss)
+    for name, value in (("t0", t0), ("t1", t1)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise TypeError(f"{name} must be a finite real number; got {value!r}")
+    if t0 == t1:
+        raise ValueError(f"t1 must differ from t0; got t0 = t1 = {t0!r}")
+    check_positive("eps", eps)
+    check_positive("rtol", rtol)
+    check_positive("atol", atol)
+    d = x.shape[-1]
+    xb = x.detach().reshape(-1, d)
+    steps = eps * torch.eye(d, dtype=x.dtype)
+    starts = torch.cat([xb[None] + steps[:, None], xb[None] - steps[:, None]]).reshape(-1, d)  # (2d·B, d)
+
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = f(torch.tensor(t, dtype=x.dtype), torch.from_numpy(y).reshape(-1, d))
+        return out.numpy().ravel()
+
+    sol = solve_ivp(rhs, (float(t0), float(t1)), starts.numpy().ravel(), method="DOP853", rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"solve_ivp(DOP853) failed: {sol.message}")
+    ends = torch.from_numpy(sol.y[:, -1].copy()).reshape(2 * d, -1, d)
+    with torch.no_grad():
+        values = torch.stack([sample_loss(e) for e in ends])  # (2d, B)
+    if values.shape != (2 * d, xb.shape[0]):
+        raise ValueError(f"sample_loss must map (batch, d) to (batch,); got shape {tuple(values.shape[1:])}")
+    grad = ((values[:d] - values[d:]) / (2 * eps)).T  # (B, d)
+    return grad.reshape(x.shape)

@@ -8,6 +8,7 @@ Heun and fourth-order Runge–Kutta methods (claim 1c; Lu et al. 2018).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -66,7 +67,20 @@ RK_METHODS: dict[str, tuple[Step, int]] = {
 }
 
 
-def rk_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler") -> torch.Tensor:
+def _check_step(h: float | None, ts: torch.Tensor) -> float | None:
+    if h is None:
+        return None
+    if isinstance(h, bool) or not isinstance(h, (int, float)):
+        raise TypeError(f"h must be a real number (the constant step) or None; got {type(h).__name__}")
+    sign = 1.0 if float(ts[1]) > float(ts[0]) else -1.0
+    if not math.isfinite(h) or h * sign <= 0:
+        raise ValueError(f"h must be a finite nonzero step with the direction of ts (sign {sign:+.0f}); got {h!r}")
+    return float(h)
+
+
+def rk_unroll(
+    f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler", *, h: float | None = None
+) -> torch.Tensor:
     """Unroll a one-step Runge–Kutta method (a residual architecture) on the grid ``ts``.
 
     ``x_{n+1} = Φ_h(t_n, x_n)`` with ``h = t_{n+1} − t_n`` and ``Φ`` one of
@@ -74,11 +88,20 @@ def rk_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler
     (order 2), ``"rk4"`` (classical fourth order) and ``"rk38"`` (Kutta's 3/8
     rule, which is what ``torchdiffeq``'s ``method="rk4"`` computes).
 
+    With ``h`` given, every block uses that one constant step instead,
+    ``x_{n+1} = Φ_h(t_n, x_n)`` with the ``t_n`` of ``ts``: the network with
+    step ``h = T/N`` as it is usually written.  In floating point
+    ``fl(T/N)`` and the grid differences ``fl(t_{n+1} − t_n)`` agree only when
+    every ``t_n`` and ``h`` is exact in binary (a dyadic grid), so only there
+    is the constant-step network bitwise the grid's one.
+
     Args:
         f: vector field ``f(t, x)`` returning a tensor of ``x``'s shape.
         x0: initial state, shape ``(d,)`` or ``(batch, d)``, floating point, finite.
         ts: strictly monotone 1-D grid of ``N + 1 >= 2`` times, dtype and device of ``x0``.
         method: key of ``RK_METHODS``.
+        h: ``None`` (steps ``t_{n+1} − t_n``) or a finite constant step with the
+            direction of ``ts``.
 
     Returns:
         Tensor of shape ``(len(ts), *x0.shape)``; row ``n`` is ``x_n``, row 0 is ``x0``.
@@ -92,27 +115,33 @@ def rk_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler
     if not isinstance(method, str) or method not in RK_METHODS:
         raise ValueError(f"method must be one of {sorted(RK_METHODS)}; got {method!r}")
     step = RK_METHODS[method][0]
+    h_const = _check_step(h, ts)
     check_field_output("f", f(ts[0], x0), x0)
+    hc = None if h_const is None else torch.tensor(h_const, dtype=x0.dtype, device=x0.device)
     xs = [x0]
     x = x0
     for n in range(ts.numel() - 1):
         t = ts[n]
-        x = step(f, t, ts[n + 1] - t, x)
+        x = step(f, t, ts[n + 1] - t if hc is None else hc, x)
         xs.append(x)
     return torch.stack(xs)
 
 
-def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, *, h: float | None = None) -> torch.Tensor:
     """The residual network ``x_{n+1} = x_n + (t_{n+1} − t_n) f(t_n, x_n)`` on the grid ``ts``.
 
-    This is the explicit Euler method for ``dx/dt = f(t, x)`` (claim 1a): on a
-    grid of dyadic points it equals ``torchdiffeq.odeint(f, x0, ts, method="euler")``
-    bit for bit.
+    This is the explicit Euler method for ``dx/dt = f(t, x)`` (claim 1a): it
+    forms ``h`` as ``torchdiffeq`` does, so it equals
+    ``torchdiffeq.odeint(f, x0, ts, method="euler")`` bit for bit.  With a
+    constant ``h`` (e.g. ``T/N``) it is ``x_{n+1} = x_n + h f(t_n, x_n)``,
+    bitwise equal to torchdiffeq only on a dyadic grid (claim 1a-grid).
 
     Args:
         f: vector field ``f(t, x)`` (a callable or ``nn.Module``), ``t`` a 0-d tensor.
         x0: initial state, shape ``(d,)`` or ``(batch, d)``, floating point, finite.
         ts: strictly monotone 1-D grid of ``N + 1 >= 2`` times, dtype and device of ``x0``.
+        h: ``None`` (steps ``t_{n+1} − t_n``) or a finite constant step with the
+            direction of ``ts``.
 
     Returns:
         Tensor of shape ``(len(ts), *x0.shape)`` holding ``x_0, …, x_N``.
@@ -120,4 +149,4 @@ def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
     Reference: E, *A proposal on machine learning via dynamical systems* (2017);
     Haber & Ruthotto, *Stable architectures for deep neural networks* (2017).
     """
-    return rk_unroll(f, x0, ts, method="euler")
+    return rk_unroll(f, x0, ts, method="euler", h=h)

@@ -19,6 +19,10 @@ free, independent weights, ``z_{n+1} = z_n + g_n(z_n)`` (He et al. 2016).
 :func:`train` is the one training loop used by every chapter (Adam or L-BFGS,
 full batch or mini-batches, cross-entropy loss); it stops with
 :class:`TrainingDiverged` naming the step when the loss becomes NaN or infinite.
+:func:`train_restarts` trains from several initialisations and keeps the run with the
+lowest *training* loss (a non-convex loss has runs that stall; the test set never
+takes part in the choice).  :func:`fd_gradient` is a central-difference reference
+for any gradient autograd returns.
 """
 
 from __future__ import annotations
@@ -42,11 +46,15 @@ __all__ = [
     "TRAINING_MODES",
     "FreeResNet",
     "ODEClassifier",
+    "RestartResult",
     "TrainResult",
     "TrainingDiverged",
     "evaluate",
+    "fd_gradient",
     "loss_gradient",
+    "restart_seeds",
     "train",
+    "train_restarts",
 ]
 
 #: Ways of integrating an :class:`ODEClassifier` (see the module docstring).
@@ -379,3 +387,137 @@ def train(
         if callback is not None:
             result.extra.append(callback(step, model))
     return result
+
+
+def restart_seeds(seed: int, k: int) -> list[int]:
+    """``k`` distinct initialisation seeds derived from ``seed``: ``(seed + 1_000_003·j) mod 2³¹``, ``j = 0 … k−1``.
+
+    The stride keeps the seeds ``s`` and ``s + 1`` that one :class:`ODEClassifier` uses (encoder and
+    decoder, field) apart from the next candidate's; ``j = 0`` is ``seed`` itself.
+    """
+    check_int("seed", seed, 0)
+    check_int("k", k, 1)
+    return [(int(seed) + 1_000_003 * j) % 2**31 for j in range(k)]
+
+
+@dataclass
+class RestartResult:
+    """What :func:`train_restarts` kept: the chosen model and run, and every candidate's training loss."""
+
+    model: nn.Module
+    result: TrainResult
+    seeds: list[int]
+    train_losses: list[float]
+    best: int
+
+    @property
+    def n_tried(self) -> int:
+        """How many initialisations were trained."""
+        return len(self.train_losses)
+
+
+def train_restarts(
+    make_model: Callable[[int], nn.Module],
+    x: Any,
+    y: Any,
+    *,
+    seeds: list[int],
+    accept_loss: float | None = None,
+    eval_kwargs: dict[str, Any] | None = None,
+    **train_kwargs: Any,
+) -> RestartResult:
+    """Train ``make_model(s)`` for the seeds in turn and keep the run with the lowest training loss.
+
+    After each run the full-batch mean cross-entropy on the *training* data ``(x, y)``,
+    ``L_train = evaluate(model, x, y, **eval_kwargs)[0]``, is computed; the model with the
+    smallest ``L_train`` is returned.  With ``accept_loss`` the loop stops at the first run with
+    ``L_train ≤ accept_loss`` (a restart only when a run stalled), so a run that trains well costs
+    one training.  Nothing but the training data enters the choice: selecting on test accuracy
+    would make the test accuracy a biased estimate.
+
+    Args:
+        make_model: maps an initialisation seed to a fresh model.
+        x, y: training features ``(n, n_features)`` and labels ``(n,)``.
+        seeds: initialisation seeds, tried in order (e.g. :func:`restart_seeds`), at least one.
+        accept_loss: stop at the first run whose training loss is at most this (> 0), or None (train all).
+        eval_kwargs: forward arguments for ``L_train``; default: the forward arguments of training
+            (those of ``train_kwargs`` that are not :func:`train`'s own).
+        train_kwargs: passed to :func:`train` (``steps``, ``lr``, ``mode``, …).
+
+    Returns:
+        :class:`RestartResult` (the chosen model, its :class:`TrainResult`, the seeds and training
+        losses of all candidates trained, the index of the chosen one).
+
+    Reference: the random-restart strategy for non-convex training, e.g. Goodfellow, Bengio &
+    Courville, *Deep Learning* (2016), §8.4 (initialisation) and §11.4.
+    """
+    if not callable(make_model):
+        raise TypeError(f"make_model must be callable as make_model(seed); got {type(make_model).__name__}")
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ValueError(f"seeds must be a non-empty list of initialisation seeds; got {seeds!r}")
+    if accept_loss is not None:
+        check_positive("accept_loss", accept_loss)
+    own = {"steps", "lr", "optimizer", "batch_size", "seed", "weight_decay", "callback"}
+    if eval_kwargs is None:
+        eval_kwargs = {k: v for k, v in train_kwargs.items() if k not in own}
+    xt, yt = _tensors(x, y)
+    best: tuple[nn.Module, TrainResult] | None = None
+    losses: list[float] = []
+    for s in seeds:
+        model = make_model(int(s))
+        run = train(model, xt, yt, **train_kwargs)
+        loss = evaluate(model, xt, yt, **eval_kwargs)[0]
+        losses.append(loss)
+        if loss <= min(losses):
+            best = (model, run)
+        if accept_loss is not None and loss <= accept_loss:
+            break
+    assert best is not None
+    return RestartResult(
+        model=best[0],
+        result=best[1],
+        seeds=list(seeds[: len(losses)]),
+        train_losses=losses,
+        best=losses.index(min(losses)),
+    )
+
+
+def fd_gradient(
+    loss: Callable[[], torch.Tensor], params: list[torch.Tensor], *, eps: float = 1e-5
+) -> list[torch.Tensor]:
+    """The gradient of a scalar ``loss()`` w.r.t. ``params`` by central finite differences (no autograd).
+
+    ``∂L/∂θ_i ≈ [L(θ + ε e_i) − L(θ − ε e_i)] / (2ε)`` for every entry ``θ_i`` of every tensor
+    (perturbed in place and restored); truncation error ``O(ε²)``, rounding ``O(u L/ε)``.
+    An independent reference for the gradient autograd returns.
+
+    Args:
+        loss: evaluates the scalar loss at the current parameter values.
+        params: the tensors (leaves, e.g. a layer's weight and bias) to differentiate in.
+        eps: the difference step (> 0).
+
+    Returns:
+        One tensor per entry of ``params``, of its shape.
+
+    Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
+    """
+    if not callable(loss):
+        raise TypeError(f"loss must be callable as loss(); got {type(loss).__name__}")
+    if not isinstance(params, (list, tuple)) or not all(isinstance(p, torch.Tensor) for p in params):
+        raise TypeError(f"params must be a list of tensors; got {type(params).__name__}")
+    check_positive("eps", eps)
+    grads = []
+    with torch.no_grad():
+        for p in params:
+            g = torch.zeros_like(p)
+            flat, gflat = p.view(-1), g.view(-1)
+            for i in range(flat.numel()):
+                old = float(flat[i])
+                flat[i] = old + eps
+                up = float(loss())
+                flat[i] = old - eps
+                down = float(loss())
+                flat[i] = old
+                gflat[i] = (up - down) / (2 * eps)
+            grads.append(g)
+    return grads

@@ -102,3 +102,18 @@ def test_no_volatile_outputs(nb: Path) -> None:
             if re.search(r"tensor\(|array\(|0x[0-9a-f]{6,}", text):
                 problems.append(f"code cell {k} ({key}): a tensor/array repr or a memory address")
     assert not problems, f"{nb.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_papermill_reads_every_parameter(nb: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # `papermill --help-notebook` and `papermill -p NAME VALUE` see exactly the parameters the
+    # chapter declares: no line papermill cannot parse ("Unable to parse line …"), so no
+    # "Passed unknown parameter" for a parameter the chapter has.
+    import papermill
+
+    with caplog.at_level("WARNING"):
+        inferred = papermill.inspect_notebook(str(nb))
+    assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
+    declared = {p.name for p in chapter_parameters(nb)}
+    assert set(inferred) == declared
+    assert all(str(v["help"]).strip() for v in inferred.values()), "every parameter says what it is"

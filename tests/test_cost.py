@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -62,3 +67,22 @@ def test_gradient_cost_rejects(kwargs: dict, match: str) -> None:
 def test_cost_table_rejects_empty() -> None:
     with pytest.raises(ValueError, match=r"^n_steps_list must"):
         cost_table([])
+
+
+def test_server_ignores_sigint_and_exits_quietly_on_end_of_input() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ctdepth_lib.cost import _serve; _serve()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdin.write(
+        '{"method": "backprop", "n_steps": 2, "batch": 2, "d": 2, "width": 2, "T": 1.0, "repeats": 1, "seed": 0}\n'
+    )
+    proc.stdin.flush()
+    assert "peak_kib" in proc.stdout.readline()  # the server is up and has installed its handlers
+    os.kill(proc.pid, signal.SIGINT)  # what an interrupted or stopping Jupyter kernel sends its group
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == ""

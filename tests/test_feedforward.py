@@ -159,6 +159,55 @@ def test_momentum_field_and_divergence_against_finite_differences(coeffs):
     assert torch.allclose(cl.near_identity_divergence(A, g, t, xl), torch.trace(_fd_jacobian(fl, t, xl)), rtol=1e-7)
 
 
+def test_log_norm_against_finite_differences_and_numpy(coeffs):
+    A, c, x0, *_ = coeffs
+    t = torch.tensor(0.4, dtype=DT)
+    xb = torch.stack([x0, torch.tensor([0.5, -0.4, 1.1], dtype=DT)])
+    for g in (cl.TANH, cl.leaky_relu_nonlinearity(1.3)):
+        f = cl.near_identity_field(A, c, g)
+        mu = cl.near_identity_log_norm(A, g, t, xb)
+        lam = cl.near_identity_log_norm(A, g, t, xb, smallest=True)
+        assert mu.shape == lam.shape == (2,)
+        for k in range(2):
+            jac = _fd_jacobian(f, t, xb[k]).numpy()
+            eig = np.linalg.eigvalsh(0.5 * (jac + jac.T))
+            assert abs(float(mu[k]) - eig[-1]) <= 1e-7 * max(1.0, abs(eig[-1]))
+            assert abs(float(lam[k]) - eig[0]) <= 1e-7 * max(1.0, abs(eig[0]))
+
+
+def test_log_norm_bounds_the_largest_singular_value(coeffs):
+    """σ_max(∂x(T)/∂x_0) ≤ exp(∫ μ(f_x) dt) (variational equation and quadrature by SciPy);
+    the trace alone does not bound it: A = diag(−5, 1, −1) has tr f_x < 0 yet σ_max > e."""
+    A, _, x0, A_np, c_np = coeffs
+
+    def run(A_fn, A_np_fn):
+        def rhs(t, y):
+            x, J = y[:D], y[D : D + D * D].reshape(D, D)
+            jac = A_np_fn(t) + np.diag(1 - np.tanh(x) ** 2)
+            mu = np.linalg.eigvalsh(0.5 * (jac + jac.T))[-1]
+            return np.concatenate([A_np_fn(t) @ x + c_np(t) + np.tanh(x), (jac @ J).ravel(), [mu, np.trace(jac)]])
+
+        y0 = np.concatenate([x0.numpy(), np.eye(D).ravel(), [0.0, 0.0]])
+        sol = solve_ivp(rhs, (0.0, 1.0), y0, method="DOP853", rtol=1e-11, atol=1e-11)
+        J = sol.y[D : D + D * D, -1].reshape(D, D)
+        mu_int = quad_mu(A_fn, sol)
+        return np.linalg.svd(J, compute_uv=False)[0], sol.y[-2, -1], mu_int, sol.y[-1, -1]
+
+    def quad_mu(A_fn, sol):  # the torch function, integrated on SciPy's accepted steps (trapezoid)
+        mus = [
+            float(cl.near_identity_log_norm(A_fn, cl.TANH, torch.tensor(t, dtype=DT), torch.from_numpy(y[:D].copy())))
+            for t, y in zip(sol.t, sol.y.T, strict=True)
+        ]
+        return float(np.trapezoid(mus, sol.t))
+
+    smax, mu_int, mu_torch, _ = run(A, A_np)
+    assert smax <= math.exp(mu_int) * (1 + 1e-9)
+    assert abs(mu_torch - mu_int) < 1e-2 * max(1.0, abs(mu_int))
+    diag = torch.diag(torch.tensor([-5.0, 1.0, -1.0], dtype=DT))
+    smax, mu_int, _, trace_int = run(lambda t: diag, lambda t: diag.numpy())
+    assert trace_int < 0 and smax > math.e and smax <= math.exp(mu_int) * (1 + 1e-9)
+
+
 def test_adjoint_of_field_matches_closed_form_momentum(coeffs):
     A, c, x0, *_ = coeffs
     ts = grid(8)
@@ -338,6 +387,21 @@ def test_bad_state_and_grid(coeffs):
         cl.feedforward_unroll(A, c, cl.TANH, x0.reshape(1, 1, 3), grid(4))
     with pytest.raises(ValueError, match="ts"):
         cl.feedforward_unroll(A, c, cl.TANH, x0, torch.tensor([0.0, 0.5, 0.5], dtype=DT))
+
+
+def test_bad_log_norm_arguments(coeffs):
+    A, _, x0, *_ = coeffs
+    t = torch.tensor(0.0, dtype=DT)
+    with pytest.raises(TypeError, match="g"):
+        cl.near_identity_log_norm(A, torch.tanh, t, x0)
+    with pytest.raises(ValueError, match="x"):
+        cl.near_identity_log_norm(A, cl.TANH, t, x0.reshape(1, 1, D))
+    with pytest.raises(ValueError, match=r"A\(t\)"):
+        cl.near_identity_log_norm(lambda t: torch.eye(2, dtype=DT), cl.TANH, t, x0)
+    with pytest.raises(TypeError, match="A"):
+        cl.near_identity_log_norm(3.0, cl.TANH, t, x0)
+    with pytest.raises(TypeError, match="smallest"):
+        cl.near_identity_log_norm(A, cl.TANH, t, x0, smallest=1)
 
 
 def test_bad_splitting_arguments(coeffs):

@@ -28,6 +28,51 @@ def test_resnet_is_euler_closed_form() -> None:
     np.testing.assert_allclose(xs[:, 0].numpy(), expected, rtol=1e-13)
 
 
+@pytest.mark.parametrize(
+    ("method", "amplification"),
+    [
+        ("heun", lambda z: 1 + z + z**2 / 2),
+        ("midpoint", lambda z: 1 + z + z**2 / 2),
+        ("rk4", lambda z: 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24),
+        ("rk38", lambda z: 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24),
+    ],
+)
+def test_rk_steps_closed_form(method: str, amplification) -> None:
+    # dx/dt = λx: a Runge–Kutta method of order p multiplies x by the degree-p Taylor polynomial
+    # of exp(λh) per step (Hairer, Nørsett & Wanner I, §IV.2), so x_N = R(λh)^N x_0.
+    lam, n, t_end = -1.3, 25, 2.0
+    h = t_end / n
+    xs = cl.rk_unroll(lambda t, x: lam * x, torch.tensor([0.8, -2.0]), torch.linspace(0.0, t_end, n + 1), method)
+    expected = np.outer(amplification(lam * h) ** np.arange(n + 1), [0.8, -2.0])
+    np.testing.assert_allclose(xs.numpy(), expected, rtol=1e-13)
+
+
+def test_constant_step_ignores_grid_spacing() -> None:
+    # With h given, every block uses it: x_N = (1 + λh)^N x_0 on any grid, and for
+    # dx/dt = t the sum x_N = x_0 + h Σ t_n uses the grid's own t_n.
+    ts = torch.tensor([0.0, 0.1, 0.35, 0.4, 0.9, 1.0])
+    xs = cl.resnet_unroll(lambda t, x: -0.5 * x, torch.tensor([2.0]), ts, h=0.2)
+    np.testing.assert_allclose(xs[:, 0].numpy(), 2.0 * 0.9 ** np.arange(6), rtol=1e-14)
+    xs = cl.resnet_unroll(lambda t, x: t * torch.ones_like(x), torch.tensor([1.0]), ts, h=0.2)
+    np.testing.assert_allclose(xs[-1, 0].numpy(), 1.0 + 0.2 * (0.0 + 0.1 + 0.35 + 0.4 + 0.9), rtol=1e-14)
+
+
+def test_constant_step_vs_torchdiffeq_dyadic_and_not() -> None:
+    # fl(T/N) equals every fl(t_{n+1} − t_n) on a dyadic grid (bitwise equal to torchdiffeq);
+    # on T = 1, N = 49 it does not, and the two networks differ at rounding level only.
+    f = cl.TimeMLP(2, 8, seed=5, scale=1.5)
+    x0 = torch.randn(6, 2, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        ts = torch.arange(65, dtype=torch.float64) / 64
+        assert torch.equal(cl.resnet_unroll(f, x0, ts, h=1 / 64), torchdiffeq.odeint(f, x0, ts, method="euler"))
+        ts = torch.arange(50, dtype=torch.float64) / 49
+        assert bool(((ts[1:] - ts[:-1]) != 1 / 49).any())
+        diff = float(
+            (cl.resnet_unroll(f, x0, ts, h=1 / 49) - torchdiffeq.odeint(f, x0, ts, method="euler")).abs().max()
+        )
+        assert 0 < diff <= 1e-14
+
+
 def test_shape_and_first_row() -> None:
     f = cl.TimeMLP(3, 8, seed=1)
     x0 = torch.randn(5, 3)
@@ -114,6 +159,23 @@ def test_bad_input(kwargs: dict, exc: type, match: str) -> None:
     args = {"f": lambda t, x: -x, "x0": torch.tensor([1.0, 2.0]), "ts": torch.linspace(0, 1, 3)} | kwargs
     with pytest.raises(exc, match=match):
         cl.resnet_unroll(args["f"], args["x0"], args["ts"])
+
+
+@pytest.mark.parametrize(
+    ("h", "decreasing", "exc"),
+    [
+        ("0.1", False, TypeError),
+        (True, False, TypeError),
+        (float("nan"), False, ValueError),
+        (0.0, False, ValueError),
+        (-0.5, False, ValueError),
+        (0.5, True, ValueError),
+    ],
+)
+def test_bad_step(h: object, decreasing: bool, exc: type) -> None:
+    ts = torch.linspace(1, 0, 3) if decreasing else torch.linspace(0, 1, 3)
+    with pytest.raises(exc, match=r"^h must be"):
+        cl.resnet_unroll(lambda t, x: -x, torch.tensor([1.0]), ts, h=h)
 
 
 def test_unknown_method() -> None:

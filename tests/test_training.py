@@ -16,8 +16,11 @@ from ctdepth_lib.training import (
     ODEClassifier,
     TrainingDiverged,
     evaluate,
+    fd_gradient,
     loss_gradient,
+    restart_seeds,
     train,
+    train_restarts,
 )
 
 
@@ -263,3 +266,77 @@ def test_modes_reject() -> None:
         FreeResNet(3, 2, n_layers=0)
     with pytest.raises(ValueError, match=r"^scale must be"):
         FreeResNet(3, 2, n_layers=2, scale=0.0)
+
+
+def test_restart_seeds_are_distinct_and_start_with_the_seed() -> None:
+    seeds = restart_seeds(7, 4)
+    assert seeds[0] == 7 and len(set(seeds)) == 4
+    assert all(0 <= s < 2**31 for s in restart_seeds(2**31 - 1, 3))
+    with pytest.raises(ValueError, match=r"^k must be"):
+        restart_seeds(0, 0)
+    with pytest.raises(ValueError, match=r"^seed must be"):
+        restart_seeds(-1, 2)
+
+
+def test_train_restarts_keeps_the_lowest_training_loss() -> None:
+    x, y = _data(40)
+    seeds = [3, 11, 19]
+    fit = train_restarts(
+        lambda s: ODEClassifier(3, 2, d=2, width=4, seed=s),
+        x,
+        y,
+        seeds=seeds,
+        steps=3,
+        lr=0.05,
+        mode="resnet",
+        n_steps=2,
+    )
+    # independent reference: train each candidate by hand and evaluate its training loss
+    ref = []
+    for s in seeds:
+        m = ODEClassifier(3, 2, d=2, width=4, seed=s)
+        train(m, x, y, steps=3, lr=0.05, mode="resnet", n_steps=2)
+        with torch.no_grad():
+            ref.append(float(F.cross_entropy(m(x, mode="resnet", n_steps=2), y)))
+    assert fit.train_losses == pytest.approx(ref, rel=1e-12)
+    assert fit.best == int(np.argmin(ref)) and fit.n_tried == 3 and fit.seeds == seeds
+    assert evaluate(fit.model, x, y, mode="resnet", n_steps=2)[0] == pytest.approx(min(ref), rel=1e-12)
+    # with accept_loss the loop stops at the first run that is good enough
+    lazy = train_restarts(
+        lambda s: ODEClassifier(3, 2, d=2, width=4, seed=s),
+        x,
+        y,
+        seeds=seeds,
+        accept_loss=10.0,
+        steps=3,
+        lr=0.05,
+        mode="resnet",
+        n_steps=2,
+    )
+    assert lazy.n_tried == 1 and lazy.best == 0
+    with pytest.raises(ValueError, match=r"^seeds must be"):
+        train_restarts(lambda s: ODEClassifier(3, 2, seed=s), x, y, seeds=[], steps=1, lr=0.1)
+    with pytest.raises(TypeError, match=r"^make_model must be callable"):
+        train_restarts(3, x, y, seeds=[0], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match=r"^accept_loss must be"):
+        train_restarts(lambda s: ODEClassifier(3, 2, seed=s), x, y, seeds=[0], accept_loss=-1.0, steps=1, lr=0.1)
+
+
+def test_fd_gradient_matches_a_closed_form() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    w = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    b = torch.randn(3, generator=gen, dtype=torch.float64)
+    # L = Σ sin(a·w) + |b|²/2, so ∂L/∂w = a cos(a·w), ∂L/∂b = b
+    g_w, g_b = fd_gradient(lambda: torch.sin(a * w).sum() + 0.5 * b.square().sum(), [w, b], eps=1e-5)
+    torch.testing.assert_close(g_w, a * torch.cos(a * w), rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(g_b, b, rtol=1e-8, atol=1e-9)
+    w0 = w.clone()
+    fd_gradient(lambda: (w**2).sum(), [w])
+    assert torch.equal(w, w0)  # parameters restored exactly
+    with pytest.raises(TypeError, match=r"^loss must be callable"):
+        fd_gradient(1.0, [w])
+    with pytest.raises(TypeError, match=r"^params must be"):
+        fd_gradient(lambda: w.sum(), w)
+    with pytest.raises(ValueError, match=r"^eps must be"):
+        fd_gradient(lambda: w.sum(), [w], eps=0.0)
