@@ -1,4 +1,4 @@
-"""Command line: ``python -m ctdepth_lib claims`` (the ledger) and ``python -m ctdepth_lib bench``."""
+"""Command line: ``python -m ctdepth_lib claims`` (the ledger), ``bench``, ``sweep`` (seed sweeps) and more."""
 
 from __future__ import annotations
 
@@ -96,14 +96,71 @@ def _seeds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cost(args: argparse.Namespace) -> int:
-    from .cost import main as cost_main
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import SweepInputError, parse_parameter_value, parse_seeds, sweep
 
-    return int(cost_main(args.cost_args) or 0)
+    grid: dict[str, list[object]] = {}
+    for name, value in args.parameter or []:
+        grid.setdefault(name, []).append(parse_parameter_value(value))  # repeated NAME: a grid
+    try:
+        df = sweep(
+            args.chapters, parse_seeds(args.seeds), quick=args.quick, parameters=grid, out=args.out,
+            workers=args.workers, scheduler=args.scheduler, timeout=args.timeout, root=args.root,
+            connect_timeout=args.connect_timeout, force=args.force, progress=not args.no_progress,
+        )  # fmt: skip
+    except (SweepInputError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: the finished runs are recorded in {args.out} (rerun the same command to resume)",
+            file=sys.stderr,
+        )
+        return 130
+    runs = df.drop_duplicates("run_id")
+    counts = runs["run_status"].value_counts().to_dict()
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pass", "fail", "error", "timeout"))
+    print(f"{len(runs)} runs recorded in {Path(args.out) / 'results.parquet'} ({summary}; {len(df)} claim rows)")
+    return 0 if set(counts) <= {"pass"} else 1
+
+
+def _version() -> str:
+    # read from the source, not by importing the package (which would import torch)
+    import re
+
+    text = (Path(__file__).parent / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"', text, flags=re.M)
+    return match.group(1) if match else "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctdepth_lib")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["cost"]:
+        # every option goes to the cost benchmark's own parser (`cost --help` lists them)
+        from .cost import main as cost_main
+
+        return int(cost_main(argv[1:]) or 0)
+    try:
+        return _dispatch(argv)
+    except (ValueError, FileNotFoundError) as exc:
+        # a bad argument or a folder that is not the book's root: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand but ``cost`` (which has its own, in :mod:`ctdepth_lib.cost`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ctdepth_lib",
+        description="The ctdepth book's command line: the claims ledger, seed sweeps and benchmarks. "
+        "Run it from the book's root (the folder with _toc.yml).",
+    )
+    parser.add_argument("--version", action="version", version=f"ctdepth_lib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_claims = sub.add_parser("claims", help="print the claims ledger; exit 1 if a claim failed or was not checked")
     p_claims.add_argument("notebooks", nargs="*", help="executed notebooks to read (default: the chapters in _toc.yml)")
@@ -118,24 +175,49 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_claims.set_defaults(func=_claims)
     p_toc = sub.add_parser("toc", help="print the notebooks listed in _toc.yml")
-    p_toc.add_argument("--root", default=".")
+    p_toc.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     p_toc.set_defaults(func=_toc)
     p_seeds = sub.add_parser("seeds", help="run every chapter with its quick parameters and seeds 1, 2, 3 (cached)")
-    p_seeds.add_argument("--root", default=".")
-    p_seeds.add_argument("--out", default="_build/seeds")
-    p_seeds.add_argument("--jobs", type=int, default=2)
+    p_seeds.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    p_seeds.add_argument("--out", default="_build/seeds", help="folder of the executed runs (default: _build/seeds)")
+    p_seeds.add_argument("--jobs", type=int, default=2, help="runs at the same time (default: 2)")
     p_seeds.add_argument("--force", action="store_true", help="rerun even when a matching run exists")
     p_seeds.set_defaults(func=_seeds)
-    p_cost = sub.add_parser("cost", help="memory and time per gradient: backprop through the unroll vs the adjoint")
-    p_cost.add_argument("cost_args", nargs=argparse.REMAINDER, help="arguments of python -m ctdepth_lib.cost")
-    p_cost.set_defaults(func=_cost)
+    sub.add_parser(
+        "cost",
+        help="memory and time per gradient: backprop through the unroll vs the adjoint "
+        "(options: python -m ctdepth_lib cost --help)",
+    )
     p_bench = sub.add_parser("bench", help="benchmark resnet_unroll against torchdiffeq's Euler")
-    p_bench.add_argument("--d", type=int, default=64)
-    p_bench.add_argument("--batch", type=int, default=256)
-    p_bench.add_argument("--steps", type=int, default=1000)
+    p_bench.add_argument("--d", type=int, default=64, help="state dimension (default: 64)")
+    p_bench.add_argument("--batch", type=int, default=256, help="batch of initial points (default: 256)")
+    p_bench.add_argument("--steps", type=int, default=1000, help="depth N of the unroll (default: 1000)")
     p_bench.set_defaults(func=_bench)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    p_sweep = sub.add_parser(
+        "sweep",
+        help="run chapters x seeds x parameter sets with papermill on Dask; one table DIR/results.parquet",
+        description="Run each CHAPTER once per seed and parameter set with papermill, as Dask tasks (a LocalCluster "
+        "here, or --scheduler ADDRESS), into DIR/runs/; rebuild DIR/results.parquet (one row per claim per run). "
+        "A rerun resumes: runs recorded for the same code version are skipped.",
+    )
+    p_sweep.add_argument("chapters", nargs="+", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all")
+    p_sweep.add_argument("--seeds", required=True, metavar="A-B", help="seeds A..B inclusive (or A, or a comma list)")
+    p_sweep.add_argument("--quick", action="store_true", help="start from each chapter's quick parameters")
+    p_sweep.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="set a parameter (parsed like papermill -p); repeat a NAME for a grid of values",
+    )  # fmt: skip
+    where = p_sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="LocalCluster worker processes (default: CPUs)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
+    p_sweep.add_argument("--out", required=True, metavar="DIR", help="folder of the sweep (a rerun resumes it)")
+    p_sweep.add_argument("--timeout", type=float, default=600, help="seconds one cell may run (default 600)")
+    p_sweep.add_argument("--connect-timeout", type=float, default=10, help="seconds to reach --scheduler (default 10)")
+    p_sweep.add_argument("--root", default=".", help="book root holding _toc.yml and chapters/ (default: .)")
+    p_sweep.add_argument("--force", action="store_true", help="rerun also the runs already recorded")
+    p_sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_sweep.set_defaults(func=_sweep)
+    return parser
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ def toc_notebooks(root: Path) -> list[Path]:
     """The ``.ipynb`` files listed in ``root/_toc.yml``, in table-of-contents order."""
     toc = root / "_toc.yml"
     if not toc.is_file():
-        raise ValueError(f"root must hold a _toc.yml; {toc} does not exist")
+        raise ValueError(
+            f"root must be the book's root, the folder holding _toc.yml; {toc.resolve()} does not exist (run from the repository root or pass --root)"
+        )
     entries = _files(yaml.safe_load(toc.read_text(encoding="utf-8")))
     notebooks = []
     for entry in entries:

@@ -25,7 +25,7 @@ def test_toc_notebooks_in_order(tmp_path: Path) -> None:
 
 
 def test_toc_required(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"root must hold a _toc\.yml"):
+    with pytest.raises(ValueError, match=r"root must be the book.s root, the folder holding _toc\.yml"):
         toc_notebooks(tmp_path)
 
 

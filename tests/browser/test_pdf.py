@@ -13,12 +13,11 @@ import re
 from functools import cache
 from pathlib import Path
 
+import pypdf
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PDF = Path(os.environ.get("CTDEPTH_PDF", ROOT / "_build" / "pdf" / "ctdepth.pdf"))
-
-pypdf = pytest.importorskip("pypdf")
 
 
 @cache
