@@ -73,6 +73,9 @@ def _defaults_and_comments(src: str) -> dict[str, tuple[Any, str]]:
     for node in ast.parse(src).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             out[node.targets[0].id] = (ast.literal_eval(node.value), comments.get(node.lineno, ""))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            # ``NAME: int = 8  # help``: the annotated form papermill reports with its type
+            out[node.target.id] = (ast.literal_eval(node.value), comments.get(node.lineno, ""))
     return out
 
 

@@ -114,6 +114,8 @@ def test_papermill_reads_every_parameter(nb: Path, caplog: pytest.LogCaptureFixt
     with caplog.at_level("WARNING"):
         inferred = papermill.inspect_notebook(str(nb))
     assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
-    declared = {p.name for p in chapter_parameters(nb)}
-    assert set(inferred) == declared
-    assert all(str(v["help"]).strip() for v in inferred.values()), "every parameter says what it is"
+    declared = {p.name: p for p in chapter_parameters(nb)}
+    assert set(inferred) == set(declared)
+    for name, v in inferred.items():
+        assert v["inferred_type_name"] == declared[name].spec.kind.__name__, f"{name}: annotate its type"
+        assert str(v["help"]).strip(), f"{name}: say what it is in a comment"
