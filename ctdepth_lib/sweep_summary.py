@@ -19,11 +19,14 @@ from typing import Any
 __all__ = [
     "SWEEP_TABLE",
     "RateSummary",
+    "StatedRate",
     "format_rates",
     "load_table",
     "parameters_text",
     "pass_rates",
     "spread_figure",
+    "stated_rates",
+    "sweep_problems",
     "threshold_ratio",
 ]
 
@@ -36,8 +39,9 @@ class RateSummary:
     """One claim over the runs of one kind (quick or full parameters) of a sweep.
 
     ``runs`` counts the runs of the chapter (a run that stopped before reaching the claim
-    counts, and does not pass); ``passed`` those whose record of the claim passed;
-    ``lo``/``median``/``hi`` summarise the finite measured values.
+    counts, and does not pass); ``passed`` those whose record of the claim passed; ``reached``
+    those that checked the claim at all (pass or fail); ``lo``/``median``/``hi`` summarise the
+    finite measured values.
     """
 
     runs: int
@@ -45,6 +49,11 @@ class RateSummary:
     lo: float
     median: float
     hi: float
+    reached: int = -1
+
+    def __post_init__(self) -> None:
+        if self.reached < 0:  # not given: every run reached the claim
+            object.__setattr__(self, "reached", self.runs)
 
     @property
     def rate(self) -> float:
@@ -97,6 +106,7 @@ def pass_rates(table: Any, claim_chapters: Mapping[str, str]) -> dict[str, dict[
                 continue
             mine = by_claim.get((cid, quick), [])
             passed = len({_run_key(r) for r in mine if r["verdict"] == "pass"})
+            reached = len({_run_key(r) for r in mine if r["verdict"] in ("pass", "fail")})
             values = sorted(
                 float(r["measured"])
                 for r in mine
@@ -105,9 +115,9 @@ def pass_rates(table: Any, claim_chapters: Mapping[str, str]) -> dict[str, dict[
             if values:
                 mid = len(values) // 2
                 median = values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-                kinds[kind] = RateSummary(n_runs, passed, values[0], median, values[-1])
+                kinds[kind] = RateSummary(n_runs, passed, values[0], median, values[-1], reached)
             else:
-                kinds[kind] = RateSummary(n_runs, passed, math.nan, math.nan, math.nan)
+                kinds[kind] = RateSummary(n_runs, passed, math.nan, math.nan, math.nan, reached)
         out[cid] = kinds
     return out
 
@@ -130,10 +140,91 @@ def format_rates(kinds: Mapping[str, RateSummary]) -> str:
         if s is None:
             continue
         text = f"{kind}: {s.passed}/{s.runs} ({100 * s.rate:.0f} %)"
+        if s.reached < s.runs:
+            stopped = s.runs - s.reached
+            text += f", {stopped} run{'s' if stopped != 1 else ''} stopped before it"
         if math.isfinite(s.lo):
             text += f"; {_num(s.lo)}" if s.lo == s.hi else f"; {_num(s.lo)} – {_num(s.hi)}"
         lines.append(text)
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StatedRate:
+    """A claim stated over seeds: it holds in at least ``min_rate`` of the runs, for the reason ``why``."""
+
+    min_rate: float
+    why: str
+
+
+def stated_rates(path: str | Path | None = None) -> dict[str, StatedRate]:
+    """The claims the registry states over seeds (its top-level ``over_seeds`` section), by id.
+
+    Every other claim must hold in every run. The section sits beside the claims' entries, not
+    in them, so stating a rate does not change any run (nor make the committed sweep stale).
+
+    Args:
+        path: a registry file; default the ``claims.yaml`` shipped with the package.
+    """
+    from importlib import resources
+
+    import yaml
+
+    if path is None:
+        text = resources.files("ctdepth_lib").joinpath("claims.yaml").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    section = yaml.safe_load(text).get("over_seeds") or {}
+    if not isinstance(section, Mapping):
+        raise ValueError(f"over_seeds must map claim ids to {{min_rate, why}}; got {type(section).__name__}")
+    out: dict[str, StatedRate] = {}
+    for cid, entry in section.items():
+        if not isinstance(entry, Mapping) or set(entry) != {"min_rate", "why"}:
+            raise ValueError(f"over_seeds[{cid!r}] must have exactly the keys min_rate and why; got {entry!r}")
+        rate = entry["min_rate"]
+        if not isinstance(rate, (int, float)) or not 0 < float(rate) < 1:
+            raise ValueError(f"over_seeds[{cid!r}].min_rate must be a fraction in (0, 1); got {rate!r}")
+        if not str(entry["why"]).strip():
+            raise ValueError(f"over_seeds[{cid!r}].why must say why the claim is stated over seeds")
+        out[str(cid)] = StatedRate(float(rate), str(entry["why"]).strip())
+    return out
+
+
+def sweep_problems(table: Any, claim_chapters: Mapping[str, str], stated: Mapping[str, StatedRate]) -> list[str]:
+    """What the committed sweep shows that the book does not state, one sentence per problem.
+
+    A claim not in ``stated`` must pass in every run that reached it; a claim in ``stated`` in
+    at least its ``min_rate`` of the runs of each kind. A run may stop before a claim only
+    because an earlier claim *stated over seeds* failed; a run that ended in a cell error or a
+    timeout, or stopped at a claim that is meant to hold always, is a problem too.
+    """
+    problems: list[str] = []
+    rates = pass_rates(table, claim_chapters)
+    for cid, kinds in rates.items():
+        for kind, s in kinds.items():
+            if cid in stated:
+                if s.rate < stated[cid].min_rate:
+                    problems.append(
+                        f"claim {cid} ({kind}): holds in {s.passed}/{s.runs} runs, "
+                        f"below its stated rate {stated[cid].min_rate:.0%}"
+                    )
+            elif s.passed < s.reached:
+                problems.append(f"claim {cid} ({kind}): fails in {s.reached - s.passed} of {s.reached} runs")
+    records = table.to_dict("records")
+    status_col = "run_status" in table.columns
+    failed_at: dict[tuple[Any, ...], set[str]] = {}
+    for row in records:
+        if row["verdict"] == "fail":
+            failed_at.setdefault(_run_key(row), set()).add(str(row["claim"]))
+        if status_col and row["run_status"] in ("error", "timeout"):
+            failed_at.setdefault(_run_key(row), set()).add(f"<{row['run_status']}>")
+    for key, why in sorted(failed_at.items(), key=str):
+        unstated = sorted(c for c in why if c not in stated)
+        if unstated:
+            chapter, quick, seed, _ = key
+            kind = "quick" if quick else "full"
+            problems.append(f"{chapter} seed {seed} ({kind}) stopped at {', '.join(unstated)}")
+    return problems
 
 
 def threshold_ratio(claim: Any, measured: float) -> float:

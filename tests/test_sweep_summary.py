@@ -39,7 +39,10 @@ def test_pass_rates_count_runs_not_records() -> None:
     assert rates["B"]["full"].runs == 1 and rates["B"]["full"].passed == 1
     assert rates["C"] == {}
     assert ss.format_rates(rates["C"]) == "no sweep runs"
-    assert ss.format_rates(rates["A"]).splitlines() == ["quick: 4/5 (80 %); 0.1 – 0.4", "full: 1/1 (100 %); 0.05"]
+    assert ss.format_rates(rates["A"]).splitlines() == [
+        "quick: 4/5 (80 %), 1 run stopped before it; 0.1 – 0.4",
+        "full: 1/1 (100 %); 0.05",
+    ]
 
 
 def test_pass_rates_rejects_bad_arguments() -> None:
@@ -95,3 +98,52 @@ def test_spread_figure_and_load_table(tmp_path: Path) -> None:
     df.drop(columns=["version"]).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="lacks the columns"):
         ss.load_table(tmp_path / "bad.parquet")
+
+
+def test_reached_counts_the_runs_that_checked_the_claim() -> None:
+    rates = ss.pass_rates(_table(), {"A": "ch/a", "B": "ch/a"})
+    assert rates["A"]["quick"].reached == 4 and rates["B"]["quick"].reached == 4
+    assert ss.format_rates(rates["B"]).splitlines()[0] == "quick: 3/5 (60 %), 1 run stopped before it; 3 – 6"
+
+
+def _registry(tmp_path: Path, over_seeds: str) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims: []\n" + over_seeds, encoding="utf-8")
+    return path
+
+
+def test_stated_rates_read_the_over_seeds_section(tmp_path: Path) -> None:
+    path = _registry(tmp_path, "over_seeds:\n  B: {min_rate: 0.7, why: one training run can stall}\n")
+    assert ss.stated_rates(path) == {"B": ss.StatedRate(0.7, "one training run can stall")}
+    assert ss.stated_rates(_registry(tmp_path, "")) == {}
+    assert set(ss.stated_rates()) <= set(__import__("ctdepth_lib").claims.registry())
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        ("over_seeds: [B]\n", "must map claim ids"),
+        ("over_seeds:\n  B: {min_rate: 0.7}\n", "exactly the keys"),
+        ("over_seeds:\n  B: {min_rate: 1.5, why: x}\n", "fraction in"),
+        ("over_seeds:\n  B: {min_rate: 0.5, why: ''}\n", "why"),
+    ],
+)
+def test_stated_rates_reject_a_malformed_section(tmp_path: Path, section: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ss.stated_rates(_registry(tmp_path, section))
+
+
+def test_sweep_problems_name_every_unstated_failure() -> None:
+    df = _table()
+    df["run_status"] = "pass"
+    chapters = {"A": "ch/a", "B": "ch/a"}
+    problems = ss.sweep_problems(df, chapters, {})
+    assert "claim B (quick): fails in 1 of 4 runs" in problems
+    assert any("seed 4 (quick) stopped at B" in p for p in problems)
+    # stated over seeds at 60 %: B's failure is allowed, the error of seed 5 is not
+    df.loc[(df["seed"] == 5), "run_status"] = "error"
+    problems = ss.sweep_problems(df, chapters, {"B": ss.StatedRate(0.6, "training")})
+    assert problems == ["ch/a seed 5 (quick) stopped at <error>"]
+    # a stated rate above the measured one is a problem
+    problems = ss.sweep_problems(df, chapters, {"B": ss.StatedRate(0.9, "training")})
+    assert "claim B (quick): holds in 3/5 runs, below its stated rate 90%" in problems
