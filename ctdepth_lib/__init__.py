@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # the public names, for type checkers and readers; at run tim
     from .outputs import below, fmt, glue, stable
     from .params import Param, validate_parameters
     from .phase_space import (
+        curve_area,
         fd_state_jacobian,
         gradient_gain,
         jacobian_spectrum,
@@ -137,6 +138,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "claims": ("claims", None),
     "convergence_order": ("convergence", "convergence_order"),
     "cost_table": ("cost", "cost_table"),
+    "curve_area": ("phase_space", "curve_area"),
     "digits_dataset": ("data", "digits_dataset"),
     "euler_step_difference": ("feedforward", "euler_step_difference"),
     "evaluate": ("training", "evaluate"),
@@ -256,6 +258,7 @@ __all__ = [
     "claims",
     "convergence_order",
     "cost_table",
+    "curve_area",
     "digits_dataset",
     "euler_step_difference",
     "evaluate",

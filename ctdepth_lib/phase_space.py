@@ -30,6 +30,7 @@ logarithmic norm.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -48,6 +49,7 @@ from .resnet import RK_METHODS, rk_unroll
 from .solvers import odeint
 
 __all__ = [
+    "curve_area",
     "fd_state_jacobian",
     "gradient_gain",
     "jacobian_spectrum",
@@ -312,6 +314,35 @@ def polygon_area(points: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"points must have shape (n, 2) with n >= 3 vertices; got shape {tuple(points.shape)}")
     x, p = points[:, 0], points[:, 1]
     return 0.5 * (x * p.roll(-1) - x.roll(-1) * p).sum().abs()
+
+
+def curve_area(points: torch.Tensor) -> torch.Tensor:
+    """Area inside a smooth closed curve sampled at equally spaced parameters ``θ_k = 2πk/n``.
+
+    Green's formula ``A = ½ |∫_0^{2π} (x p′ − p x′) dθ|`` with the derivatives in ``θ`` taken
+    spectrally (FFT; the Nyquist mode of an even ``n`` gets none) and the integral by the
+    trapezoidal rule. For a smooth periodic curve both converge faster than any power of
+    ``1/n``, so the area is accurate far beyond :func:`polygon_area` (the chords through the
+    same points, error ``O(1/n²)``) — the measure of a phase-space blob's area along a flow.
+
+    Args:
+        points: ``(n, 2)`` samples ``(x(θ_k), p(θ_k))`` in order around the curve, ``n ≥ 3``.
+
+    Returns:
+        Shape ``()``.
+    """
+    check_float_tensor("points", points)
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 3:
+        raise ValueError(f"points must have shape (n, 2) with n >= 3 samples; got shape {tuple(points.shape)}")
+    n = points.shape[0]
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=points.dtype)
+    if n % 2 == 0:
+        k[n // 2] = 0.0
+    spectrum = torch.fft.fft(points, dim=0)
+    dpoints = torch.fft.ifft(1j * k[:, None] * spectrum, dim=0).real
+    x, p = points[:, 0], points[:, 1]
+    dx, dp = dpoints[:, 0], dpoints[:, 1]
+    return (0.5 * (2 * math.pi / n) * (x * dp - p * dx).sum()).abs()
 
 
 def state_jacobian(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler") -> torch.Tensor:

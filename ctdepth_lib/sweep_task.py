@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import socket
 import tempfile
@@ -17,11 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["THREAD_VARS", "execute_run", "library_digest", "package_dir"]
+__all__ = ["CONTINUE_VAR", "THREAD_VARS", "execute_run", "failed_claims", "library_digest", "package_dir"]
 
 #: Thread-count variables that Dask's nanny sets to 1 for its workers; a run's kernel gets the
 #: client's values instead, so a sweep computes what a plain papermill run on the client does.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Set to ``1`` in a run's kernel: a failing claim is recorded and the run goes on, so a run
+#: measures every claim (``ctdepth_lib.claims.CONTINUE_VAR``; spelled out, this module imports
+#: nothing of ctdepth_lib).
+CONTINUE_VAR = "CTDEPTH_CLAIMS_CONTINUE"
+CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 #: Modules that drive runs but do not change what a run measures (left out of the digest).
 DRIVER_MODULES = ("__main__.py", "sweep.py")
 
@@ -46,6 +52,19 @@ def library_digest() -> str:
     return h.hexdigest()
 
 
+def failed_claims(notebook: str) -> list[str]:
+    """The text lines of the failing claim records in an executed notebook (JSON text), in order."""
+    out = []
+    for cell in json.loads(notebook).get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            record = data.get(CLAIM_MIME)
+            if isinstance(record, dict) and record.get("verdict") == "fail":
+                text = data.get("text/plain", "")
+                out.append("".join(text) if isinstance(text, list) else str(text))
+    return out
+
+
 def execute_run(
     notebook: bytes,
     name: str,
@@ -56,7 +75,8 @@ def execute_run(
 ) -> dict[str, Any]:
     """Execute one run with papermill on a worker; return its outcome and executed notebook.
 
-    Never raises for what happens in the notebook (claim failure, cell error, timeout): those
+    The kernel runs with ``CTDEPTH_CLAIMS_CONTINUE=1``: a failing claim does not stop the run,
+    which then measures every later claim and is recorded as ``fail``. Never raises for what happens in the notebook (claim failure, cell error, timeout): those
     are outcomes. Raises only when this worker cannot run it at all (its ``ctdepth_lib``
     differs from the client's), so Dask retries it and the client records it as lost.
     """
@@ -69,8 +89,8 @@ def execute_run(
             f"worker {socket.gethostname()} has a different ctdepth_lib ({mine[:12]} at {package_dir()}) "
             f"than the client ({library[:12]}): install the same version (or the tree changed during the sweep)"
         )
-    saved = {k: os.environ.get(k) for k in THREAD_VARS}
-    for key, value in thread_env.items():
+    saved = {k: os.environ.get(k) for k in (*THREAD_VARS, CONTINUE_VAR)}
+    for key, value in (thread_env | {CONTINUE_VAR: "1"}).items():
         if value is None:
             os.environ.pop(key, None)
         else:
@@ -94,6 +114,9 @@ def execute_run(
             except Exception as exc:  # the kernel died, could not start, …: still an outcome
                 status, error = "error", f"{type(exc).__name__}: {exc}"
             text = dst.read_text(encoding="utf-8") if dst.is_file() else None
+            failed = failed_claims(text) if text else []
+            if status == "pass" and failed:  # claims failed, and the run went on to measure the rest
+                status, error = "fail", "ClaimFailed: " + " | ".join(failed)
     finally:
         for key, value in saved.items():
             if value is None:

@@ -61,6 +61,16 @@ def test_check_passes_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
         claims.check("1b", float("nan"))
 
 
+def test_check_goes_on_when_a_sweep_asks(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    claims.begin("chapters/01_resnet_euler", seed=3, parameters={"N_MAX": 64})
+    monkeypatch.setenv(claims.CONTINUE_VAR, "1")
+    claims.check("1b", 1.5)  # recorded as failing, not raised
+    assert "claim 1b: FAIL" in capsys.readouterr().out
+    monkeypatch.setenv(claims.CONTINUE_VAR, "yes")  # only "1" switches it on
+    with pytest.raises(claims.ClaimFailed):
+        claims.check("1b", 1.5)
+
+
 def test_check_rejects_unknown_and_foreign_claims() -> None:
     claims.begin("chapters/01_resnet_euler", seed=0, parameters={})
     with pytest.raises(ValueError, match="claim_id must be a registered claim"):

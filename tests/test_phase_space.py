@@ -14,6 +14,7 @@ from scipy.linalg import expm
 from ctdepth_lib import (
     TimeMLP,
     backprop_momenta,
+    curve_area,
     fd_state_jacobian,
     gradient_gain,
     hamiltonian_flow,
@@ -135,6 +136,26 @@ def test_polygon_area_regular_polygon(n: int) -> None:
     assert float(polygon_area(pts)) == pytest.approx(0.5 * n * 1.5**2 * math.sin(2 * math.pi / n), rel=1e-13)
     # Orientation does not matter.
     assert float(polygon_area(pts.flip(0))) == pytest.approx(float(polygon_area(pts)), rel=1e-14)
+
+
+def test_curve_area_is_exact_for_trigonometric_curves() -> None:
+    """x = 2 + 1.5 cos θ + 0.3 cos 3θ, p = −1 + 0.7 sin θ encloses π·1.5·0.7 (A = ∮ x dp)."""
+    for n in (16, 64, 65):
+        th = torch.arange(n, dtype=DT) * (2 * math.pi / n)
+        pts = torch.stack([2 + 1.5 * torch.cos(th) + 0.3 * torch.cos(3 * th), -1 + 0.7 * torch.sin(th)], dim=1)
+        assert float(curve_area(pts)) == pytest.approx(math.pi * 1.5 * 0.7, rel=1e-13)
+        assert float(curve_area(pts.flip(0))) == pytest.approx(math.pi * 1.5 * 0.7, rel=1e-13)
+        # the chords through the same points are only O(1/n^2) accurate
+        assert abs(float(polygon_area(pts)) / (math.pi * 1.5 * 0.7) - 1) > 1e-4
+
+
+def test_curve_area_converges_spectrally_on_a_smooth_curve() -> None:
+    """A smooth non-polynomial curve, x = e^{cos θ}, p = sin θ: A = ∫ e^{cos θ} cos θ dθ = 2π I₁(1)."""
+    from scipy.special import i1
+
+    th = torch.arange(32, dtype=DT) * (2 * math.pi / 32)
+    pts = torch.stack([torch.exp(torch.cos(th)), torch.sin(th)], dim=1)
+    assert float(curve_area(pts)) == pytest.approx(2 * math.pi * i1(1.0), rel=1e-13)
 
 
 # --- Jacobians of networks and flows -----------------------------------------------------
@@ -272,6 +293,10 @@ def test_bad_matrices_are_rejected() -> None:
         polygon_area(torch.zeros(2, 2, dtype=DT))
     with pytest.raises(ValueError, match="points must have shape"):
         polygon_area(torch.zeros(5, 3, dtype=DT))
+    with pytest.raises(ValueError, match="points must have shape"):
+        curve_area(torch.zeros(2, 2, dtype=DT))
+    with pytest.raises(TypeError, match="points"):
+        curve_area([[0.0, 1.0]] * 4)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="d must be an integer"):
         symplectic_form(0)
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CH01 = ROOT / "chapters" / "01_resnet_euler.ipynb"
 DOCNAME = "chapters/01_resnet_euler"
 # quick parameters of chapter 01, shrunk further: the sweep machinery is under test, not the claims
-SHRINK = {"N_MIN": 8, "N_MAX": 32, "RK_N_MAX": 16, "BATCH": 2}
+SHRINK = {"N_MIN": 8, "N_MAX": 32, "RK_N_MAX": 32, "BATCH": 2}
 SHRINK_ARGS = [a for k, v in SHRINK.items() for a in ("-p", k, str(v))]
 SEEDS = [1, 2, 3, 4]
 N_CLAIMS = sum(c.chapter == DOCNAME for c in claims.registry().values())
@@ -142,7 +142,8 @@ PARAMS = validate_parameters(
     },
 )
 """
-STANDIN_RUN = """import time
+STANDIN_RUN = """import os
+import time
 
 from IPython.display import display
 
@@ -157,7 +158,7 @@ CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 rec = {"id": FIRST, "chapter": "chapters/01_resnet_euler", "measured": 0.5, "threshold": "x", "seed": SEED,
        "parameters": PARAMS, "verdict": "fail" if MODE == "fail" else "pass"}
 display({CLAIM_MIME: rec, "text/plain": "claim"}, raw=True)
-if MODE == "fail":
+if MODE == "fail" and os.environ.get("CTDEPTH_CLAIMS_CONTINUE") != "1":  # as claims.check does
     raise ClaimFailed("claim missed")
 if MODE == "error":
     raise RuntimeError("a cell broke")
@@ -205,6 +206,19 @@ def test_killed_worker_still_records_every_run_once(tmp_path: Path) -> None:
         assert p.with_name(p.name.replace(".run.json", ".ipynb")).is_file()
         assert p.with_name(p.name.replace(".run.json", ".claims.json")).is_file()
     assert not list(out.rglob("*.tmp"))
+
+
+def test_failed_claims_reads_the_failing_records() -> None:
+    from ctdepth_lib.sweep_task import CLAIM_MIME, CONTINUE_VAR, failed_claims
+
+    assert CONTINUE_VAR == claims.CONTINUE_VAR and CLAIM_MIME == claims.CLAIM_MIME
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    for verdict in ("pass", "fail", "fail"):
+        data = {CLAIM_MIME: {"id": "1b", "verdict": verdict}, "text/plain": f"claim 1b: {verdict.upper()}"}
+        cell.outputs.append(nbformat.v4.new_output("display_data", data=data))
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    assert failed_claims(nbformat.writes(nb)) == ["claim 1b: FAIL", "claim 1b: FAIL"]
 
 
 # --- a scheduler and a worker as separate processes ---------------------------------------------
