@@ -7,7 +7,8 @@ seed sweep (``data/sweep/results.parquet``: pass rate and spread of every claim
 over many seeds; the build reads the table, it never reruns the sweep).  It is
 filled in when the page is resolved — after every notebook has been executed —
 and the page holding it is rebuilt on every build so it never shows stale verdicts.
-``claims-sweep-figures`` draws one strip plot per chapter from the same table.
+``claims-sweep-figures`` draws one strip plot per chapter from the same table, and the
+``sweep-rate`` role states one claim's pass rate in a chapter's prose.
 """
 
 from __future__ import annotations
@@ -77,10 +78,39 @@ def _sweep_table(app: Sphinx) -> Any | None:
 
 
 def _sweep_rates(app: Sphinx) -> dict[str, dict[str, sweep_summary.RateSummary]]:
+    """Pass rates of the committed sweep, read once per build (and again if the table changes)."""
+    path = Path(app.srcdir) / app.config.ctdepth_sweep_table
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    cached = getattr(app, "_ctdepth_sweep_rates", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     table = _sweep_table(app)
-    if table is None:
-        return {}
-    return sweep_summary.pass_rates(table, {cid: c.chapter for cid, c in registry().items()})
+    rates = {} if table is None else sweep_summary.pass_rates(table, {cid: c.chapter for cid, c in registry().items()})
+    app._ctdepth_sweep_rates = (stamp, rates)  # type: ignore[attr-defined]
+    return rates
+
+
+def sweep_rate_role(
+    name: str, rawtext: str, text: str, lineno: int, inliner: Any, options: Any = None, content: Any = ()
+) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    """``{sweep-rate}`T-depth``` — the claim's pass rate over the committed sweep, in words.
+
+    Renders e.g. "46 of 50 quick runs and 10 of 10 full runs (stated: in at least 80 % of
+    runs)", so a chapter states how often a claim stated over seeds held without typing a number. The page depends on the table:
+    it is read again when the table changes.
+    """
+    env = inliner.document.settings.env
+    cid = text.strip()
+    if cid not in registry():
+        msg = inliner.reporter.error(f"sweep-rate: {cid!r} is not a registered claim", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    env.note_dependency(str(Path(env.srcdir) / env.config.ctdepth_sweep_table))
+    rates = _sweep_rates(env.app)
+    words = sweep_summary.rate_sentence(rates.get(cid, {})) if rates else "no committed sweep"
+    stated = sweep_summary.stated_rates().get(cid)
+    if stated is not None:
+        words += f" (stated: in at least {100 * stated.min_rate:.0f} % of runs)"
+    return [nodes.inline(rawtext, words, classes=["ctdepth-sweep-rate"])], []
 
 
 def _lines(text: str) -> nodes.entry:
@@ -181,6 +211,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
     rows = ledger_rows(collect(_executed_notebooks(app)))
     reproduced = {r.claim.id: r for r in ledger_rows(_committed_records(app), fresh=_fresh_records(app))}
     rates = _sweep_rates(app)
+    stated = sweep_summary.stated_rates()
     cells: list[list[nodes.Node | str]] = []
     for r in rows:
         statement = nodes.inline()
@@ -197,7 +228,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
                     _reproduced_text(reproduced[r.claim.id]),
                     classes=[f"reproduced-{reproduced[r.claim.id].reproduced.replace(' ', '-')}"],
                 ),
-                _lines(sweep_summary.format_rates(rates.get(r.claim.id, {}))),
+                _lines(sweep_summary.format_rates(rates.get(r.claim.id, {}), stated.get(r.claim.id))),
                 _chapter_link(app, docname, r.claim.chapter),
             ]
         )
@@ -271,6 +302,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("claims-table", ClaimsTableDirective)
     app.add_directive("claims-list", ClaimsListDirective)
     app.add_directive("claims-sweep-figures", ClaimsSweepDirective)
+    app.add_role("sweep-rate", sweep_rate_role)
     app.connect("doctree-resolved", _resolve)
     regenerate.connect(app)
     return {"version": "0.1", "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -24,6 +24,7 @@ __all__ = [
     "load_table",
     "parameters_text",
     "pass_rates",
+    "rate_sentence",
     "spread_figure",
     "stated_rates",
     "sweep_problems",
@@ -130,8 +131,12 @@ def _num(x: float) -> str:
     return f"{x:.1e}"
 
 
-def format_rates(kinds: Mapping[str, RateSummary]) -> str:
-    """One line per kind: ``quick: 50/50 (100 %); 0.98 – 1.01`` — or ``no sweep runs``."""
+def format_rates(kinds: Mapping[str, RateSummary], stated: StatedRate | None = None) -> str:
+    """One line per kind: ``quick: 50/50 (100 %); 0.98 – 1.01`` — or ``no sweep runs``.
+
+    With ``stated`` (the claim is stated over seeds, :func:`stated_rates`) a last line says the
+    rate the book states: ``stated: holds in ≥ 90 % of runs``.
+    """
     if not kinds:
         return "no sweep runs"
     lines = []
@@ -146,7 +151,19 @@ def format_rates(kinds: Mapping[str, RateSummary]) -> str:
         if math.isfinite(s.lo):
             text += f"; {_num(s.lo)}" if s.lo == s.hi else f"; {_num(s.lo)} – {_num(s.hi)}"
         lines.append(text)
+    if stated is not None:
+        lines.append(f"stated: holds in ≥ {100 * stated.min_rate:.0f} % of runs")
     return "\n".join(lines)
+
+
+def rate_sentence(kinds: Mapping[str, RateSummary]) -> str:
+    """The pass rate in words, for prose: ``46 of 50 quick runs and 10 of 10 full runs``."""
+    parts = []
+    for kind in ("quick", "full"):
+        s = kinds.get(kind)
+        if s is not None:
+            parts.append(f"{s.passed} of {s.runs} {kind} run{'s' if s.runs != 1 else ''}")
+    return " and ".join(parts) if parts else "no sweep runs"
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,15 @@ def test_sweep_covers_every_chapter_and_is_current(nb: Path, table: object) -> N
     assert registered <= set(mine["claim"]), (
         f"{docname}: claims missing from the sweep: {registered - set(mine['claim'])}"
     )
+
+
+def test_every_claim_holds_in_every_run_or_at_its_stated_rate(table: object) -> None:
+    """A claim not stated over seeds (claims.yaml `over_seeds:`) passes in every run of the sweep;
+    a stated one at least at its stated rate; no run ended in a cell error or a timeout."""
+    from ctdepth_lib.sweep_summary import stated_rates, sweep_problems
+
+    chapters = {cid: c.chapter for cid, c in claims.registry().items()}
+    assert sweep_problems(table, chapters, stated_rates()) == []
+    assert set(stated_rates()) <= set(chapters), "over_seeds names a claim the registry does not have"
+    statuses = set(table["run_status"])  # type: ignore[index]
+    assert statuses <= {"pass", "fail"}, f"runs that did not finish: {statuses - {'pass', 'fail'}}"

@@ -147,3 +147,16 @@ def test_sweep_problems_name_every_unstated_failure() -> None:
     # a stated rate above the measured one is a problem
     problems = ss.sweep_problems(df, chapters, {"B": ss.StatedRate(0.9, "training")})
     assert "claim B (quick): holds in 3/5 runs, below its stated rate 90%" in problems
+
+
+def test_format_rates_and_rate_sentence_state_the_rate() -> None:
+    from ctdepth_lib.sweep_summary import RateSummary, StatedRate, format_rates, rate_sentence
+
+    kinds = {"quick": RateSummary(50, 46, 0.5, 1.0, 1.7), "full": RateSummary(10, 10, 0.7, 0.9, 1.1)}
+    assert rate_sentence(kinds) == "46 of 50 quick runs and 10 of 10 full runs"
+    assert rate_sentence({"full": RateSummary(1, 1, 1.0, 1.0, 1.0)}) == "1 of 1 full run"
+    assert rate_sentence({}) == "no sweep runs"
+    text = format_rates(kinds, StatedRate(0.8, "training"))
+    assert text.splitlines() == ["quick: 46/50 (92 %); 0.5 – 1.7", "full: 10/10 (100 %); 0.7 – 1.1",
+                                 "stated: holds in ≥ 80 % of runs"]  # fmt: skip
+    assert "stated" not in format_rates(kinds)
