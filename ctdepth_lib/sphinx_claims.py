@@ -175,6 +175,16 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
     return nodes.reference("", title, refuri=app.builder.get_relative_uri(docname, chapter))
 
 
+def _box_link(app: Sphinx, docname: str, cid: str) -> nodes.Node:
+    """The claim id, linked to its box in its chapter (the ``(box-<id>)=`` target) when there is one."""
+    label = app.env.domaindata["std"]["labels"].get(f"box-{cid.lower()}")
+    if not label:
+        return nodes.strong(text=cid)
+    target_doc, labelid, _ = label
+    uri = app.builder.get_relative_uri(docname, target_doc) + f"#{labelid}"
+    return nodes.reference("", "", nodes.strong(text=cid), refuri=uri, classes=["ctdepth-claim-box-link"])
+
+
 def _fresh_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
     """Claim records of fresh runs: notebooks this build executed itself, and ``ctdepth_fresh_runs`` folders."""
     fresh: dict[str, list[dict[str, Any]]] = {}
@@ -219,8 +229,9 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
         statement += nodes.emphasis(text=f"({r.claim.source})")
         cells.append(
             [
-                nodes.strong(text=r.claim.id),
+                _box_link(app, docname, r.claim.id),
                 statement,
+                r.claim.quantity,
                 cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"]),
                 r.measured_text,
                 r.claim.threshold,
@@ -238,6 +249,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
         [
             "Claim",
             "Statement (source)",
+            "Quantity x",
             "Holds",
             "Measured",
             "Threshold",
@@ -246,7 +258,7 @@ def _table(app: Sphinx, docname: str) -> nodes.table:
             "Chapter",
         ],
         cells,
-        [7, 34, 6, 8, 10, 10, 12, 13],
+        [6, 27, 13, 5, 8, 9, 9, 11, 12],
         classes=["ctdepth-claims"],
         ids=["ctdepth-claims-table"],
         row_ids=[f"claim-{r.claim.id.lower()}" for r in rows],

@@ -164,8 +164,32 @@ class BuildVersionsDirective(SphinxDirective):
         return [table(["component", "version"], rows, [20, 40], classes=["ctdepth-versions"])]
 
 
+#: How myst-nb's ``method`` of a notebook's execution reads on the Status page.
+EXEC_METHODS = {
+    "cache": "from the execution cache (rerun only when its code changed)",
+    "auto": "executed by this build",
+    "force": "executed by this build",
+    "inline": "executed by this build",
+}
+
+
+def _readable_exec_table() -> None:
+    """Plain words in myst-nb's ``nb-exec-table`` (the Status page).
+
+    Its "Method: cache" is jargon, and its ✅/❌ render as empty boxes without an emoji font:
+    the table's column names and value formats are myst-nb's module-level dictionaries, so
+    they are replaced here rather than the directive copied.
+    """
+    from myst_nb.ext import execution_tables as et
+
+    et._key2header.update({"mtime": "Last executed", "method": "How", "runtime": "Run time (s)", "succeeded": "Result"})
+    et._key2transform["method"] = lambda m: EXEC_METHODS.get(str(m), str(m))
+    et._key2transform["succeeded"] = lambda ok: "succeeded" if ok is True else "failed"
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives and the event handlers."""
+    _readable_exec_table()
     app.connect("config-inited", _buttons_only_with_a_repository, priority=900)
     app.add_directive("rerun-guide", RerunGuideDirective)
     app.add_directive("build-versions", BuildVersionsDirective)
