@@ -57,7 +57,7 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	rm -rf _build/fresh
 	# 1. unit tests, nbval (fresh full runs reproduce the committed outputs by the rules of
-	#    ctdepth_lib/outputs.py), papermill with seeds 1-3, bad parameters
+	#    ctdepth_lib/outputs.py), bad parameters, the committed seed sweep is current
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/browser \
 	  $$($(BIN)/python -m ctdepth_lib toc) $(NBVAL) --ctdepth-fresh _build/fresh/native
 	# 2. the foreign-numerics pass: every chapter validated again on another rounding path

@@ -51,10 +51,12 @@ def test_every_chapter_is_covered() -> None:
 @pytest.mark.parametrize(("nb", "name", "value"), CASES, ids=[f"{p.stem}-{n}={v}" for p, n, v in CASES])
 def test_bad_parameter_stops_in_validation_cell(nb: Path, name: str, value: Any, tmp_path: Path) -> None:
     out = tmp_path / nb.name
+    before = nb.read_bytes()
     start = time.monotonic()
     with pytest.raises(pm.PapermillExecutionError) as err:
         run_chapter(nb, out, quick_parameters(nb) | {name: value})
     elapsed = time.monotonic() - start
+    assert nb.read_bytes() == before, "papermill must never write over the committed notebook"
     assert f"parameter {name} must" in str(err.value), str(err.value)[:500]
     executed = json.loads(out.read_text(encoding="utf-8"))
     failed = [
