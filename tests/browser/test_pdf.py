@@ -37,7 +37,7 @@ def _titles() -> list[str]:
         cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
         first = "".join(cells[0]["source"]).splitlines()[0]
         titles.append(first.removeprefix("# ").strip())
-    for page in ("claims.md", "corrections.md", "rerun.md", "status.md", "references.md"):
+    for page in ("claims.md", "corrections.md", "glossary.md", "rerun.md", "status.md", "references.md"):
         titles.append((ROOT / page).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ").strip())
     return titles
 
