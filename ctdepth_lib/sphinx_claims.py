@@ -177,10 +177,10 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
 
 def _box_link(app: Sphinx, docname: str, cid: str) -> nodes.Node:
     """The claim id, linked to its box in its chapter (the ``(box-<id>)=`` target) when there is one."""
-    label = app.env.domaindata["std"]["labels"].get(f"box-{cid.lower()}")
+    label = app.env.domaindata["std"]["anonlabels"].get(f"box-{cid.lower()}")  # untitled target: anonymous
     if not label:
         return nodes.strong(text=cid)
-    target_doc, labelid, _ = label
+    target_doc, labelid = label
     uri = app.builder.get_relative_uri(docname, target_doc) + f"#{labelid}"
     return nodes.reference("", "", nodes.strong(text=cid), refuri=uri, classes=["ctdepth-claim-box-link"])
 

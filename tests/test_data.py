@@ -105,3 +105,20 @@ def test_split_standardize_rejects(kwargs: dict, match: str) -> None:
 def test_moons_rejects(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         moons_dataset(**kwargs)
+
+
+def test_every_file_in_data_has_its_checksum_in_the_readme() -> None:
+    """data/README.md lists the sha256 of every stored input a page reads (the sweep table)."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    readme = (data / "README.md").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^\| `([^`]+)`[^\n]*\| `([0-9a-f]{64})` \|$", readme, flags=re.M))
+    for path in [data / "sweep" / "results.parquet"]:
+        if not path.is_file():
+            continue
+        rel = path.relative_to(data).as_posix()
+        assert rel in listed, f"data/README.md lists no checksum for {rel}"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == listed[rel], f"{rel} changed: update its sha256"
