@@ -38,7 +38,8 @@ def _titles() -> list[str]:
         first = "".join(cells[0]["source"]).splitlines()[0]
         titles.append(first.removeprefix("# ").strip())
     for page in ("claims.md", "corrections.md", "glossary.md", "rerun.md", "status.md", "references.md"):
-        titles.append((ROOT / page).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ").strip())
+        lines = (ROOT / page).read_text(encoding="utf-8").splitlines()  # after any front matter
+        titles.append(next(line for line in lines if line.startswith("# ")).removeprefix("# ").strip())
     return titles
 
 
