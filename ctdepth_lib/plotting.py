@@ -1,4 +1,10 @@
-"""The book's one plotting style: rcParams, a colour per method, log–log helpers."""
+"""The book's one plotting style: rcParams, a colour and a dash per method, log-axis helpers.
+
+Rules every figure follows (CONTRIBUTING.md, "Figures"): one legend entry per kind of line
+(label only the first sample), legends outside the data (:func:`legend_outside`), a colour
+*and* a line style per method (:data:`COLORS`, :data:`DASHES`), exact zeros on a log axis drawn
+on a marked floor (:func:`log_floor`) and explained in the caption, 150 dpi.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 
-__all__ = ["COLORS", "reference_slope", "use_style"]
+__all__ = ["COLORS", "DASHES", "legend_outside", "log_floor", "reference_slope", "use_style"]
 
 #: One colour per method, the same in every chapter.
 COLORS: dict[str, str] = {
@@ -31,10 +37,31 @@ COLORS: dict[str, str] = {
     "class1": "#dd8452",  # data points of class 1
 }
 
+#: One line style per method, so that methods of similar colour stay apart in grey scale too.
+DASHES: dict[str, str] = {
+    "ode": "-",
+    "euler": "-",
+    "resnet": "-",
+    "backprop": "-",
+    "midpoint": "--",
+    "heun": "-.",
+    "rk4": "-",
+    "rk38": ":",
+    "adjoint": "--",
+    "odeint_adjoint": ":",
+    "feedforward": "-",
+    "reversed": "--",
+    "lie_trotter": "-.",
+    "strang": ":",
+    "control": ":",
+    "class0": "-",
+    "class1": "--",
+}
+
 _RC = {
     "figure.figsize": (6.4, 4.0),
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
+    "figure.dpi": 150,
+    "savefig.dpi": 150,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -60,3 +87,42 @@ def reference_slope(
     mid = len(h) // 2
     c = e[mid] / h[mid] ** order
     ax.loglog(h, c * h**order, "k--", lw=1, alpha=0.6, label=label or f"slope {order:g}")
+
+
+def legend_outside(ax: Axes, **kwargs: object) -> None:
+    """Put ``ax``'s legend to the right of the axes, where it cannot cover data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)  # type: ignore[arg-type]
+
+
+def log_floor(ax: Axes, values: Sequence[float], *, floor: float | None = None, label: str = "exact 0") -> np.ndarray:
+    """Values for a log-scale y axis, with exact zeros moved to a marked floor.
+
+    ``values`` (shape (n,)) is returned as an array in which every entry ``== 0`` is replaced by
+    ``floor`` (default: a decade below the smallest positive value, or 1e-17 if there is none);
+    a dotted grey line at ``floor`` with the text ``label`` marks it. Say in the caption that
+    points on the line are exact zeros. Negative values raise ``ValueError``.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise ValueError(f"values must be one-dimensional; got shape {v.shape}")
+    if np.any(v < 0) or np.any(~np.isfinite(v)):
+        raise ValueError(
+            "values must be finite and >= 0 to go on a log axis; got " + repr(v[(v < 0) | ~np.isfinite(v)][:3])
+        )
+    if floor is None:
+        positive = v[v > 0]
+        floor = float(positive.min()) / 10.0 if positive.size else 1e-17
+    elif not floor > 0:
+        raise ValueError(f"floor must be > 0; got {floor!r}")
+    if np.any(v == 0):
+        ax.axhline(floor, color="0.5", ls=":", lw=1.0)
+        ax.annotate(
+            label,
+            (0.0, floor),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.35",
+        )
+    return np.where(v == 0, floor, v)
