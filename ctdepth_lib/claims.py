@@ -81,6 +81,7 @@ class Claim:
     target: float | None = None
     reproduce: tuple[str, float] = ("rel", 1e-4)
     digits: int = 4
+    naive: str = ""  # a correction's naive reading, which the statement corrects ("" otherwise)
 
     def holds(self, measured: float) -> bool:
         """Whether ``measured`` meets the threshold (NaN never does)."""
@@ -171,6 +172,12 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         raise ValueError(f"registry entry {raw['id']!r}: digits must be an int in [1, 5]; got {digits!r}")
     if raw["source"] not in SOURCES:
         raise ValueError(f"registry entry {raw['id']!r}: source must be one of {SOURCES}; got {raw['source']!r}")
+    naive = str(raw.get("naive", "")).strip()
+    if (raw["source"] == "correction") != bool(naive):
+        raise ValueError(
+            f"registry entry {raw['id']!r}: a correction states the naive reading it corrects (naive: ...), "
+            f"and only a correction does; got source {raw['source']!r} and naive {naive!r}"
+        )
     return Claim(
         id=str(raw["id"]),
         statement=str(raw["statement"]).strip(),
@@ -182,6 +189,7 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         target=float(thr["target"]) if "target" in thr else None,
         reproduce=(str(kind), float(tol)),
         digits=digits,
+        naive=naive,
     )
 
 

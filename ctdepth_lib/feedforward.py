@@ -4,7 +4,7 @@ A feedforward layer ``x_{n+1} = σ(W_n x_n + b_n)`` with weights close to the
 identity, ``W_n = I + h A(t_n)``, a small bias ``b_n = h c(t_n)`` and a weak
 elementwise nonlinearity ``σ_h(z) = z + h g(z)`` is a consistent one-step method
 for the equation the book studies (our reconstruction of Ruseckas,
-arXiv:1909.03767, claim 3 — only the abstract is available)::
+arXiv:1909.03767, claim 3 — only the abstract and the opening of the introduction are available)::
 
     dx/dt = A(t) x + c(t) + g(x).
 

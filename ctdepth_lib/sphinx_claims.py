@@ -24,7 +24,7 @@ from sphinx.util.docutils import SphinxDirective
 from . import sphinx_regenerate as regenerate
 from . import sweep_summary
 from .claims import collect, collect_fresh, ledger_rows, registry
-from .sphinx_nodes import cell, table
+from .sphinx_nodes import cell, math_text, table
 
 __all__ = ["setup"]
 
@@ -175,14 +175,25 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
     return nodes.reference("", title, refuri=app.builder.get_relative_uri(docname, chapter))
 
 
-def _box_link(app: Sphinx, docname: str, cid: str) -> nodes.Node:
-    """The claim id, linked to its box in its chapter (the ``(box-<id>)=`` target) when there is one."""
+def _chapter_title(app: Sphinx, chapter: str) -> str:
+    return app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+
+
+def _box_link(app: Sphinx, docname: str, cid: str, *, text: str | None = None) -> nodes.Node:
+    """The claim id (or ``text``), linked to its box in its chapter (the ``(box-<id>)=`` target).
+
+    Without a box target the link goes to the chapter page (and without the chapter, no link).
+    """
+    inner = nodes.strong(text=cid) if text is None else nodes.Text(text)
     label = app.env.domaindata["std"]["anonlabels"].get(f"box-{cid.lower()}")  # untitled target: anonymous
-    if not label:
-        return nodes.strong(text=cid)
-    target_doc, labelid = label
-    uri = app.builder.get_relative_uri(docname, target_doc) + f"#{labelid}"
-    return nodes.reference("", "", nodes.strong(text=cid), refuri=uri, classes=["ctdepth-claim-box-link"])
+    if label:
+        target_doc, labelid = label
+        uri = app.builder.get_relative_uri(docname, target_doc) + f"#{labelid}"
+        return nodes.reference("", "", inner, refuri=uri, classes=["ctdepth-claim-box-link"])
+    chapter = registry()[cid].chapter
+    if chapter in app.env.all_docs:
+        return nodes.reference("", "", inner, refuri=app.builder.get_relative_uri(docname, chapter))
+    return inner
 
 
 def _fresh_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
@@ -217,54 +228,94 @@ def _reproduced_text(row: Any) -> str:
     return f"{row.reproduced} ({runs}, {row.claim.tolerance})"
 
 
-def _table(app: Sphinx, docname: str) -> nodes.table:
+def _statement(claim: Any) -> nodes.entry:
+    """The statement cell: for a correction the naive reading, then the corrected statement."""
+    entry = nodes.entry()
+    if claim.naive:
+        naive = nodes.paragraph(classes=["ctdepth-naive"])
+        naive += nodes.strong(text="Naive reading: ")
+        naive += math_text(claim.naive)
+        entry += naive
+    para = nodes.paragraph()
+    if claim.naive:
+        para += nodes.strong(text="Correct: ")
+    para += math_text(claim.statement + " ")
+    para += nodes.emphasis(text=f"({claim.source})")
+    entry += para
+    return entry
+
+
+def verdict_text(row: Any) -> str:
+    """The *holds* verdict in words: a correction that holds is a confirmed correction."""
+    if row.claim.source == "correction" and row.verdict in ("pass", "fail"):
+        return "correction confirmed" if row.verdict == "pass" else "correction not confirmed"
+    return str(row.verdict)
+
+
+HEADERS = [
+    "Claim",
+    "Statement (source)",
+    "Quantity x",
+    "Holds",
+    "Measured",
+    "Threshold",
+    "Reproduced",
+    "Over seeds (sweep: held / runs; range)",
+]
+
+
+def _tables(app: Sphinx, docname: str) -> list[nodes.Node]:
+    """The ledger: a summary line, then one table per chapter under the chapter's title."""
     rows = ledger_rows(collect(_executed_notebooks(app)))
     reproduced = {r.claim.id: r for r in ledger_rows(_committed_records(app), fresh=_fresh_records(app))}
     rates = _sweep_rates(app)
     stated = sweep_summary.stated_rates()
-    cells: list[list[nodes.Node | str]] = []
-    for r in rows:
-        statement = nodes.inline()
-        statement += nodes.Text(f"{r.claim.statement} ")
-        statement += nodes.emphasis(text=f"({r.claim.source})")
-        cells.append(
-            [
-                _box_link(app, docname, r.claim.id),
-                statement,
-                r.claim.quantity,
-                cell(r.verdict, classes=[f"verdict-{r.verdict.replace(' ', '-')}"]),
-                r.measured_text,
-                r.claim.threshold,
-                cell(
-                    _reproduced_text(reproduced[r.claim.id]),
-                    classes=[f"reproduced-{reproduced[r.claim.id].reproduced.replace(' ', '-')}"],
-                ),
-                _lines(sweep_summary.format_rates(rates.get(r.claim.id, {}), stated.get(r.claim.id))),
-                _chapter_link(app, docname, r.claim.chapter),
-            ]
-        )
     n_pass = sum(r.verdict == "pass" for r in rows)
     n_rep = sum(r.reproduced == "yes" for r in reproduced.values())
-    return table(
-        [
-            "Claim",
-            "Statement (source)",
-            "Quantity x",
-            "Holds",
-            "Measured",
-            "Threshold",
-            "Reproduced",
-            "Over seeds (sweep: held / runs; range)",
-            "Chapter",
-        ],
-        cells,
-        [6, 27, 13, 5, 8, 9, 9, 11, 12],
-        classes=["ctdepth-claims"],
-        ids=["ctdepth-claims-table"],
-        row_ids=[f"claim-{r.claim.id.lower()}" for r in rows],
-        title=f"{n_pass} of {len(rows)} registered claims hold in this build; "
-        f"{n_rep} of {len(rows)} are reproduced by fresh runs.",
+    summary = nodes.paragraph(classes=["ctdepth-claims-summary"])
+    summary += nodes.strong(
+        text=f"{n_pass} of {len(rows)} registered claims hold in this build; "
+        f"{n_rep} of {len(rows)} are reproduced by fresh runs."
     )
+    out: list[nodes.Node] = [summary]
+    chapters: dict[str, list[Any]] = {}
+    for r in rows:
+        chapters.setdefault(r.claim.chapter, []).append(r)
+    for number, (chapter, mine) in enumerate(sorted(chapters.items()), start=1):  # NN_ names: book order
+        cells: list[list[nodes.Node | str]] = []
+        for r in mine:
+            rep = reproduced[r.claim.id]
+            cells.append(
+                [
+                    _box_link(app, docname, r.claim.id),
+                    _statement(r.claim),
+                    cell(nodes.inline("", "", *math_text(r.claim.quantity))),
+                    cell(verdict_text(r), classes=[f"verdict-{r.verdict.replace(' ', '-')}"]),
+                    r.measured_text,
+                    r.claim.threshold,
+                    cell(_reproduced_text(rep), classes=[f"reproduced-{rep.reproduced.replace(' ', '-')}"]),
+                    _lines(sweep_summary.format_rates(rates.get(r.claim.id, {}), stated.get(r.claim.id))),
+                ]
+            )
+        held = sum(r.verdict == "pass" for r in mine)
+        heading = nodes.paragraph(classes=["ctdepth-claims-chapter"], ids=[f"claims-{Path(chapter).name}"])
+        title = nodes.strong()
+        title += nodes.Text(f"Chapter {number}: ")
+        title += _chapter_link(app, docname, chapter)
+        heading += title
+        heading += nodes.Text(f" — {held} of {len(mine)} claims hold")
+        out.append(heading)
+        out.append(
+            table(
+                HEADERS,
+                cells,
+                [7, 30, 15, 9, 7, 8, 9, 12],
+                classes=["ctdepth-claims"],
+                ids=["ctdepth-claims-table"] if number == 1 else [],
+                row_ids=[f"claim-{r.claim.id.lower()}" for r in mine],
+            )
+        )
+    return out
 
 
 def _claims_page(app: Sphinx) -> str | None:
@@ -276,9 +327,10 @@ def _claims_page(app: Sphinx) -> str | None:
 
 
 def _list(app: Sphinx, docname: str, source: str) -> nodes.bullet_list:
+    """The claims of one source; a correction as naive reading → correct statement → evidence."""
     rows = [r for r in ledger_rows(collect(_executed_notebooks(app))) if r.claim.source == source]
     ledger = _claims_page(app)
-    out = nodes.bullet_list()
+    out = nodes.bullet_list(classes=[f"ctdepth-claims-{source}"])
     for r in rows:
         para = nodes.paragraph()
         if ledger is not None:
@@ -286,18 +338,36 @@ def _list(app: Sphinx, docname: str, source: str) -> nodes.bullet_list:
             para += nodes.reference("", "", nodes.strong(text=f"Claim {r.claim.id}"), refuri=uri)
         else:
             para += nodes.strong(text=f"Claim {r.claim.id}")
-        para += nodes.Text(f" ({r.verdict}). {r.claim.statement} Checked in ")
-        para += _chapter_link(app, docname, r.claim.chapter)
-        para += nodes.Text(".")
         item = nodes.list_item()
-        item += para
+        if r.claim.naive:
+            para += nodes.Text(f" ({verdict_text(r)}).")
+            item += para
+            for label, text in (("Naive reading: ", r.claim.naive), ("Correct statement: ", r.claim.statement)):
+                line = nodes.paragraph()
+                line += nodes.strong(text=label)
+                line += math_text(text)
+                item += line
+            evidence = nodes.paragraph()
+            evidence += nodes.strong(text="Evidence: ")
+            evidence += math_text(r.claim.quantity)
+            evidence += nodes.Text(f" = {r.measured_text} (threshold {r.claim.threshold}), in ")
+            evidence += _box_link(app, docname, r.claim.id, text=f"its box in “{_chapter_title(app, r.claim.chapter)}”")
+            evidence += nodes.Text(".")
+            item += evidence
+        else:
+            para += nodes.Text(f" ({verdict_text(r)}). ")
+            para += math_text(r.claim.statement)
+            para += nodes.Text(" Checked in ")
+            para += _chapter_link(app, docname, r.claim.chapter)
+            para += nodes.Text(".")
+            item += para
         out += item
     return out
 
 
 def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     for node in list(doctree.findall(claims_table_placeholder)):
-        node.replace_self(_table(app, docname))
+        node.replace_self(_tables(app, docname))
     for node in list(doctree.findall(claims_list_placeholder)):
         node.replace_self(_list(app, docname, node["source"]))
     for node in list(doctree.findall(claims_sweep_placeholder)):

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from . import sphinx_regenerate as regenerate
+from . import sweep_summary
 from .book import toc_notebooks
 from .notebooks import chapter_parameters, quick_parameters
 from .sphinx_nodes import table
@@ -85,6 +87,12 @@ def _buttons_only_with_a_repository(app: Sphinx, config: Any) -> None:
     config.html_theme_options = opts
 
 
+def _run_times(root: Path) -> dict[str, dict[str, tuple[float, int]]]:
+    """Median run times per chapter from the committed seed sweep ({} without one)."""
+    path = root / sweep_summary.SWEEP_TABLE
+    return sweep_summary.run_times(sweep_summary.load_table(path)) if path.is_file() else {}
+
+
 class RerunGuideDirective(SphinxDirective):
     """``rerun-guide`` — the parameters of every chapter and how to rerun it."""
 
@@ -109,6 +117,13 @@ class RerunGuideDirective(SphinxDirective):
                 [12, 10, 10, 22, 40],
                 classes=["ctdepth-params"],
             )
+            times = _run_times(root).get(nb.relative_to(root).with_suffix("").as_posix(), {})
+            if times:
+                para = nodes.paragraph(classes=["ctdepth-run-time"])
+                words = [f"{kind} parameters about {t:.0f} s ({n} runs)" for kind, (t, n) in sorted(times.items())]
+                para += nodes.Text("Run time, median over the committed seed sweep (2 cores, two runs at a time): ")
+                para += nodes.Text("; ".join(words) + ".")
+                section += para
             quick = quick_parameters(nb)
             args = " ".join(f"-p {k} {v}" for k, v in {**quick, "SEED": 1}.items())
             cmd = f".venv/bin/papermill {rel} /tmp/{nb.stem}.ipynb {args}"
@@ -117,6 +132,15 @@ class RerunGuideDirective(SphinxDirective):
             )
             section += para
             section += nodes.literal_block(cmd, cmd, language="bash")
+            try_it = nodes.paragraph()
+            try_it += nodes.Text("Things to try, with what to look for and the answers: ")
+            xref = addnodes.pending_xref(
+                "", refdomain="std", reftype="ref", reftarget=f"try-{nb.stem}", refexplicit=True, refwarn=True
+            )
+            xref += nodes.inline(text="Try it yourself")
+            try_it += xref
+            try_it += nodes.Text(" in the chapter.")
+            section += try_it
             if repo:
                 links = nodes.paragraph()
                 binder = f"https://mybinder.org/v2/gh/{repo}/main?labpath={rel}"

@@ -131,6 +131,22 @@ def _num(x: float) -> str:
     return f"{x:.1e}"
 
 
+def run_times(table: Any) -> dict[str, dict[str, tuple[float, int]]]:
+    """Median wall time of one run per chapter, ``{chapter: {"quick"|"full": (seconds, runs)}}``.
+
+    Read from the sweep's ``seconds`` column (one value per run, repeated on its claim rows);
+    runs that errored or timed out are left out.
+    """
+    runs = table[~table["run_status"].isin(["error", "timeout"])].drop_duplicates("run_id")
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for (chapter, quick), group in runs.groupby(["chapter", "quick"]):
+        out.setdefault(str(chapter), {})["quick" if bool(quick) else "full"] = (
+            float(group["seconds"].median()),
+            len(group),
+        )
+    return out
+
+
 def format_rates(kinds: Mapping[str, RateSummary], stated: StatedRate | None = None) -> str:
     """One line per kind: ``quick: 50/50 (100 %); 0.98 – 1.01`` — or ``no sweep runs``.
 

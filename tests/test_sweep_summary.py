@@ -160,3 +160,12 @@ def test_format_rates_and_rate_sentence_state_the_rate() -> None:
     assert text.splitlines() == ["quick: 46/50 (92 %); 0.5 – 1.7", "full: 10/10 (100 %); 0.7 – 1.1",
                                  "stated: holds in ≥ 80 % of runs"]  # fmt: skip
     assert "stated" not in format_rates(kinds)
+
+
+def test_run_times_are_medians_per_run_without_errors() -> None:
+    df = _table()
+    df["run_id"] = [f"{q}{s}" for q, s in zip(df["quick"], df["seed"])]
+    df["seconds"] = [float(s) for s in df["seed"]]
+    df["run_status"] = ["error" if s == 5 else "pass" for s in df["seed"]]
+    times = ss.run_times(df)
+    assert times == {"ch/a": {"quick": (2.5, 4), "full": (1.0, 1)}}  # seeds 1-4 once each; seed 5 errored

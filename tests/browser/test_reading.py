@@ -111,3 +111,58 @@ def test_code_is_folded_and_the_argument_comes_first(nb: Path) -> None:
     titles = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip().rstrip("#¶ ").strip() for h in headings]
     assert titles and titles[0] == "Key results", f"{page.name}: the first section is {titles[:1]}, not Key results"
     assert titles[-1] == "Summary", f"{page.name}: the last section is {titles[-1:]}, not Summary"
+
+
+def _page(name: str) -> str:
+    path = HTML / name
+    if not path.is_file():
+        pytest.fail(f"no page {name} in {HTML}")
+    return path.read_text(encoding="utf-8")
+
+
+def test_claims_page_groups_rows_by_chapter_and_links_every_claim_to_its_box() -> None:
+    from ctdepth_lib.claims import registry
+
+    text = _page("claims.html")
+    groups = re.findall(r'<p class="ctdepth-claims-chapter" id="claims-([\w-]+)">', text)
+    assert groups == [nb.stem for nb in CHAPTERS], f"chapter groups {groups}"
+    for cid, claim in registry().items():
+        row = re.search(rf'<tr class="[^"]*" id="claim-{re.escape(cid.lower())}">(.*?)</tr>', text, flags=re.S)
+        assert row, f"no row for claim {cid}"
+        link = re.search(r'<a class="[^"]*ctdepth-claim-box-link[^"]*" href="([^"]+)"', row.group(1))
+        assert link and link.group(1).endswith(f"#box-{cid.lower()}"), f"claim {cid}: the row does not link its box"
+        if claim.source == "correction":
+            assert "Naive reading:" in row.group(1) and "correction confirmed" in row.group(1), cid
+    assert "<sub>" in text, "plain-text math (x_{n+1}) is not rendered with subscripts"
+
+
+def test_corrections_page_gives_naive_reading_correct_statement_and_evidence() -> None:
+    from ctdepth_lib.claims import registry
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", _page("corrections.html")))
+    for cid in (c.id for c in registry().values() if c.source == "correction"):
+        entry = text.split(f"Claim {cid} (correction confirmed).", 1)
+        assert len(entry) == 2, f"no confirmed entry for correction {cid}"
+        body = entry[1][:2000]
+        for part in ("Naive reading:", "Correct statement:", "Evidence:"):
+            assert part in body, f"correction {cid}: no {part!r}"
+
+
+def test_rerun_page_explains_quick_and_shows_run_times_and_exercises() -> None:
+    text = _page("rerun.html")
+    assert "Quick parameters." in text
+    assert len(re.findall(r'class="ctdepth-run-time"', text)) == len(CHAPTERS)
+    for nb in CHAPTERS:
+        assert re.search(rf'href="chapters/{nb.stem}.html#try-{nb.stem}"', text), f"no link to {nb.stem}'s exercises"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.stem)
+def test_claim_boxes_are_styled_by_source_and_exercises_fold_their_answers(nb: Path) -> None:
+    text = _page(nb.relative_to(ROOT).with_suffix(".html").as_posix())
+    boxes = re.findall(r'<div class="([^"]*\badmonition\b[^"]*)"', text)
+    claim_boxes = [b for b in boxes if "ctdepth-claim" in b.split()]
+    assert claim_boxes, f"{nb.stem}: no claim box carries a source style"
+    assert all(re.search(r"ctdepth-claim-(paper|reconstruction|correction|extension)", b) for b in claim_boxes)
+    assert f'id="try-{nb.stem}"' in text or 'id="try-it-yourself"' in text, f"{nb.stem}: no Try it yourself"
+    answers = [b for b in boxes if "dropdown" in b.split()]
+    assert len(answers) >= 2, f"{nb.stem}: {len(answers)} folded answers, expected two or more exercises"
