@@ -81,6 +81,8 @@ bench: $(STAMP)
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=chapters/NAME.ipynb"; exit 2; }
 	$(BIN)/jupyter execute --inplace --timeout=900 "$(NB)"
+	# no per-cell execution timestamps in a committed notebook: they make every re-execution a noisy diff
+	$(BIN)/python -m ctdepth_lib strip "$(NB)"
 
 clean:
 	rm -rf _build

@@ -70,6 +70,19 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _strip(args: argparse.Namespace) -> int:
+    from .notebooks import strip_execution_metadata
+
+    for nb in args.notebooks:
+        try:
+            n = strip_execution_metadata(Path(nb))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{nb}: execution timestamps removed from {n} cells")
+    return 0
+
+
 def _toc(args: argparse.Namespace) -> int:
     for nb in toc_notebooks(Path(args.root)):
         print(nb.as_posix())
@@ -174,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         "each must reproduce the committed value within the claim's tolerance; repeatable",
     )
     p_claims.set_defaults(func=_claims)
+    p_strip = sub.add_parser("strip", help="remove per-cell execution timestamps from executed notebooks (in place)")
+    p_strip.add_argument("notebooks", nargs="+", help="notebooks to clean")
+    p_strip.set_defaults(func=_strip)
     p_toc = sub.add_parser("toc", help="print the notebooks listed in _toc.yml")
     p_toc.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     p_toc.set_defaults(func=_toc)

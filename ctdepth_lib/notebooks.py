@@ -186,3 +186,29 @@ def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int
     )  # fmt: skip
     stamp.write_text(key)
     return out
+
+
+#: Cell metadata that Jupyter writes on every execution: timestamps only (a noisy diff per run).
+VOLATILE_CELL_METADATA = ("execution",)
+
+
+def strip_execution_metadata(nb: Path) -> int:
+    """Remove every cell's execution timestamps (``metadata.execution``) from ``nb``, in place.
+
+    Returns the number of cells changed; the file is rewritten only when one was. The output is
+    written as ``jupyter execute`` writes it (nbformat, one-space indent), so only the timestamps go.
+    """
+    import nbformat
+
+    if not Path(nb).is_file():
+        raise ValueError(f"nb must be an existing notebook file; got {str(nb)!r}")
+    book = nbformat.read(str(nb), as_version=4)
+    changed = 0
+    for cell in book.cells:
+        if any(key in cell.metadata for key in VOLATILE_CELL_METADATA):
+            for key in VOLATILE_CELL_METADATA:
+                cell.metadata.pop(key, None)
+            changed += 1
+    if changed:
+        nbformat.write(book, str(nb))
+    return changed

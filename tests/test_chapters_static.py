@@ -32,6 +32,8 @@ def test_committed_executed_and_clean(nb: Path) -> None:
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert "Traceback (most recent call last)" not in text
     assert not re.search(r"(/tmp/|/root/|/work/|/home/)", text), "an absolute machine path is stored"
+    stamped = [i for i, c in enumerate(_cells(nb)) if "execution" in c.get("metadata", {})]
+    assert not stamped, f"cells {stamped[:5]} carry execution timestamps: run `python -m ctdepth_lib strip {nb}`"
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])

@@ -7,7 +7,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ctdepth_lib.notebooks import chapter_parameters, quick_parameters, run_chapter, seed_run_path
+from ctdepth_lib.notebooks import (
+    chapter_parameters,
+    quick_parameters,
+    run_chapter,
+    seed_run_path,
+    strip_execution_metadata,
+)
 
 PARAMS = """SEED = 0  # random seed
 N_MAX = 64  # deepest network
@@ -87,3 +93,18 @@ def test_invalid_values_are_rejected_by_the_spec(tmp_path: Path) -> None:
             validate_parameters(good | {name: invalid_value(p)}, specs)
     assert invalid_value(ChapterParameter("N", 8, 8, "", "", specs["N_MAX"])) == 0
     assert invalid_value(ChapterParameter("T", 1.0, 1.0, "", "", specs["T"])) == -1.0
+
+
+def test_strip_execution_metadata_removes_only_timestamps(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1", metadata={"tags": ["x"], "execution": {"iopub.status.idle": "t"}})]
+    nb.cells.append(nbformat.v4.new_markdown_cell("m"))
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nb, str(path))
+    assert strip_execution_metadata(path) == 1
+    cells = nbformat.read(str(path), as_version=4).cells
+    assert cells[0].metadata == {"tags": ["x"]} and cells[1].source == "m"
+    before = path.read_bytes()
+    assert strip_execution_metadata(path) == 0 and path.read_bytes() == before
+    with pytest.raises(ValueError, match="nb must be an existing notebook"):
+        strip_execution_metadata(tmp_path / "missing.ipynb")
