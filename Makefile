@@ -14,7 +14,7 @@ JOBS ?= 2
 # baseline, one OpenMP thread and ATen's non-vectorised kernels each change float64 results in
 # their last digits (tests/test_foreign_numerics.py shows it), as another CPU does.
 FOREIGN := MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default
-NBVAL := -p ctdepth_lib.nbval_plugin --nbval
+NBVAL := -p ctdepth_lib.book.nbval_plugin --nbval
 TORCH_WHEEL ?=
 export TORCH_WHEEL
 

@@ -71,7 +71,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _strip(args: argparse.Namespace) -> int:
-    from .notebooks import strip_execution_metadata
+    from .book.notebooks import strip_execution_metadata
 
     for nb in args.notebooks:
         try:
@@ -92,7 +92,7 @@ def _toc(args: argparse.Namespace) -> int:
 def _seeds(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .notebooks import ROBUSTNESS_SEEDS, quick_parameters, run_chapter, seed_run_path
+    from .book.notebooks import ROBUSTNESS_SEEDS, quick_parameters, run_chapter, seed_run_path
 
     jobs = [(nb, seed) for nb in toc_notebooks(Path(args.root)) for seed in ROBUSTNESS_SEEDS]
 

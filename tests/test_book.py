@@ -8,7 +8,7 @@ import pytest
 
 from ctdepth_lib.bench import bench_unroll
 from ctdepth_lib.book import toc_notebooks
-from ctdepth_lib.sphinx_offline import mathjax_source
+from ctdepth_lib.book.sphinx.offline import mathjax_source
 
 ROOT = Path(__file__).resolve().parent.parent
 

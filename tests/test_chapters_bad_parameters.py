@@ -15,7 +15,7 @@ import papermill as pm
 import pytest
 from chapter_runs import CHAPTERS
 
-from ctdepth_lib.notebooks import chapter_parameters, invalid_value, quick_parameters, run_chapter
+from ctdepth_lib.book.notebooks import chapter_parameters, invalid_value, quick_parameters, run_chapter
 
 DEPTH_OR_TIME = re.compile(r"^(T|N_.*|.*_N|.*_N_MAX|.*DEPTH.*|.*LAYERS.*|STEPS|N)$")
 

@@ -13,7 +13,7 @@ import pytest
 from chapter_runs import CHAPTERS
 
 from ctdepth_lib import claims
-from ctdepth_lib.notebooks import chapter_parameters, quick_parameters
+from ctdepth_lib.book.notebooks import chapter_parameters, quick_parameters
 
 
 def _cells(nb: Path) -> list[dict[str, Any]]:

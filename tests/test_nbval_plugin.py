@@ -1,4 +1,4 @@
-"""ctdepth_lib.nbval_plugin: nbval compares numbers to their printed digits, records fresh claims,
+"""ctdepth_lib.book.nbval_plugin: nbval compares numbers to their printed digits, records fresh claims,
 and still fails a notebook whose committed number was edited by hand."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _notebook(path: Path, printed: str, glued: str, measured: float) -> Path:
 
 
 def _nbval(nb: Path, fresh: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "ctdepth_lib.nbval_plugin"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "ctdepth_lib.book.nbval_plugin"]
     cmd += ["--nbval", str(nb), "--ctdepth-fresh", str(fresh), "--rootdir", str(nb.parent)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent, timeout=120)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ctdepth_lib.notebooks import (
+from ctdepth_lib.book.notebooks import (
     chapter_parameters,
     quick_parameters,
     run_chapter,
@@ -78,7 +78,7 @@ def test_run_chapter_never_in_place_and_reuses(tmp_path: Path) -> None:
 
 def test_invalid_values_are_rejected_by_the_spec(tmp_path: Path) -> None:
     from ctdepth_lib import Param, validate_parameters
-    from ctdepth_lib.notebooks import ChapterParameter, invalid_value
+    from ctdepth_lib.book.notebooks import ChapterParameter, invalid_value
 
     specs = {
         "SEED": Param(int, 0, 10),

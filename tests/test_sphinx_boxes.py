@@ -7,7 +7,7 @@ from docutils.frontend import get_default_settings
 from docutils.parsers.rst import Parser
 from docutils.utils import new_document
 
-from ctdepth_lib import sphinx_boxes
+from ctdepth_lib.book.sphinx import boxes as sphinx_boxes
 
 
 def test_the_title_names_the_source() -> None:

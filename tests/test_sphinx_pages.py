@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ctdepth_lib.sphinx_pages import PLACEHOLDER_REPOSITORIES, _buttons_only_with_a_repository, repository_url
+from ctdepth_lib.book.sphinx.pages import PLACEHOLDER_REPOSITORIES, _buttons_only_with_a_repository, repository_url
 
 LAUNCH = {"binderhub_url": "https://mybinder.org", "colab_url": "https://colab.research.google.com"}
 

@@ -100,7 +100,7 @@ def test_table_complete(swept: dict[str, Any]) -> None:
 
 
 def chapter01_effective() -> dict[str, Any]:
-    from ctdepth_lib.notebooks import chapter_parameters, quick_parameters
+    from ctdepth_lib.book.notebooks import chapter_parameters, quick_parameters
 
     base = {p.name: p.default for p in chapter_parameters(CH01)} | quick_parameters(CH01) | SHRINK
     base.pop("SEED")

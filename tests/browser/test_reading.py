@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ctdepth_lib.book import toc_notebooks
-from ctdepth_lib.notebooks import chapter_parameters
+from ctdepth_lib.book.notebooks import chapter_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("CTDEPTH_HTML", ROOT / "_build" / "check" / "_build" / "html"))

@@ -1,6 +1,6 @@
 """pytest plugin for nbval: compare chapter outputs by the rules of :mod:`ctdepth_lib.outputs`.
 
-Load it with ``pytest -p ctdepth_lib.nbval_plugin --nbval …`` (the Makefile does). It changes
+Load it with ``pytest -p ctdepth_lib.book.nbval_plugin --nbval …`` (the Makefile does). It changes
 three things about nbval 0.11, and nothing else:
 
 1. Numbers in text outputs are compared to the digits they print (and glued reprs to a relative
@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from .claims import CLAIM_MIME
-from .outputs import GLUE_RTOL, snap
+from ..claims import CLAIM_MIME
+from ..outputs import GLUE_RTOL, snap
 
 GLUE_PREFIX = "application/papermill.record/"
 _FRESH: dict[Path, dict[int, list[dict[str, Any]]]] = {}

@@ -22,11 +22,11 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from . import sphinx_regenerate as regenerate
-from . import sweep_summary
-from .book import toc_notebooks
-from .notebooks import chapter_parameters, quick_parameters
-from .sphinx_nodes import table
+from ... import sweep_summary
+from ..notebooks import chapter_parameters, quick_parameters
+from ..toc import toc_notebooks
+from . import regenerate
+from .nodes import table
 
 __all__ = ["setup"]
 
@@ -172,7 +172,7 @@ class BuildVersionsDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         regenerate.track(self.env)
-        from . import __version__
+        from ... import __version__
 
         rows: list[list[nodes.Node | str]] = [
             ["this book (ctdepth_lib)", __version__],

@@ -7,7 +7,7 @@ import timeit
 import torch
 import torchdiffeq
 
-from .resnet import resnet_unroll
+from ..resnet import resnet_unroll
 
 __all__ = ["bench_unroll"]
 

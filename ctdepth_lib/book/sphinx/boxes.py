@@ -15,7 +15,7 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 
-from .claims import SOURCES
+from ...claims import SOURCES
 
 __all__ = ["claim_box_source", "setup"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .params import Param
+from ..params import Param
 
 __all__ = [
     "ChapterParameter",
@@ -156,8 +156,10 @@ def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:
 
 def _fingerprint(nb: Path, parameters: dict[str, Any]) -> str:
     h = hashlib.sha256(Path(nb).read_bytes())
-    pkg = Path(__file__).parent
+    pkg = Path(__file__).parents[1]  # the science modules and the registry, not the book or bench wings
     for path in [*sorted(pkg.glob("*.py")), pkg / "claims.yaml"]:
+        if path.name == "__main__.py" or path.name.startswith("sweep"):
+            continue
         h.update(path.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
     return h.hexdigest()

@@ -21,10 +21,10 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from . import sphinx_regenerate as regenerate
-from . import sweep_summary
-from .claims import collect, collect_fresh, ledger_rows, registry
-from .sphinx_nodes import cell, math_text, table
+from ... import sweep_summary
+from ...claims import collect, collect_fresh, ledger_rows, registry
+from . import regenerate
+from .nodes import cell, math_text, table
 
 __all__ = ["setup"]
 
