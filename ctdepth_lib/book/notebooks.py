@@ -155,12 +155,11 @@ def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:
 
 
 def _fingerprint(nb: Path, parameters: dict[str, Any]) -> str:
+    from ..sweep import science_digest  # one definition of "the science modules" (sweep imports this module)
+
     h = hashlib.sha256(Path(nb).read_bytes())
-    pkg = Path(__file__).parents[1]  # the science modules and the registry, not the book or bench wings
-    for path in [*sorted(pkg.glob("*.py")), pkg / "claims.yaml"]:
-        if path.name == "__main__.py" or path.name.startswith("sweep"):
-            continue
-        h.update(path.read_bytes())
+    h.update(science_digest().encode())
+    h.update((Path(__file__).parents[1] / "claims.yaml").read_bytes())
     h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 

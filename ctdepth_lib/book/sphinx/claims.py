@@ -135,6 +135,11 @@ class ClaimsSweepDirective(SphinxDirective):
         return [claims_sweep_placeholder()]
 
 
+def _chapter_title(app: Sphinx, chapter: str) -> str:
+    """The chapter's page title, or its docname when this build lacks it."""
+    return app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+
+
 def _sweep_figures(app: Sphinx, docname: str) -> list[nodes.Node]:
     table = _sweep_table(app)
     if table is None:
@@ -152,7 +157,7 @@ def _sweep_figures(app: Sphinx, docname: str) -> list[nodes.Node]:
         sweep_summary.spread_figure(table, mine, chapter, images / name)
         runs = table[table["chapter"] == chapter].drop_duplicates(["quick", "seed", "parameters"])
         n_quick, n_full = int(runs["quick"].sum()), int((~runs["quick"].astype(bool)).sum())
-        title = app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+        title = _chapter_title(app, chapter)
         alt = f"Strip plot of the claims of {title} over {n_quick} quick and {n_full} full sweep runs"
         html = (
             f'<figure class="ctdepth-sweep-figure" id="sweep-{Path(chapter).name}">'
@@ -171,12 +176,7 @@ def _chapter_link(app: Sphinx, docname: str, chapter: str) -> nodes.Node:
     """A link to the chapter's page, or its docname as text when this build lacks it."""
     if chapter not in app.env.all_docs:
         return nodes.literal(text=chapter)
-    title = app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
-    return nodes.reference("", title, refuri=app.builder.get_relative_uri(docname, chapter))
-
-
-def _chapter_title(app: Sphinx, chapter: str) -> str:
-    return app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
+    return nodes.reference("", _chapter_title(app, chapter), refuri=app.builder.get_relative_uri(docname, chapter))
 
 
 def _box_link(app: Sphinx, docname: str, cid: str, *, text: str | None = None) -> nodes.Node:

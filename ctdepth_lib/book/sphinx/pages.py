@@ -102,6 +102,7 @@ class RerunGuideDirective(SphinxDirective):
         url = repository_url(self.config)
         repo = url.removeprefix("https://github.com/").strip("/") if url.startswith("https://github.com/") else ""
         out: list[nodes.Node] = []
+        run_times = _run_times(root)  # the sweep table, read once for every chapter
         for nb in toc_notebooks(root):
             rel = nb.relative_to(root).as_posix()
             self.env.note_dependency(str(nb))
@@ -117,7 +118,7 @@ class RerunGuideDirective(SphinxDirective):
                 [12, 10, 10, 22, 40],
                 classes=["ctdepth-params"],
             )
-            times = _run_times(root).get(nb.relative_to(root).with_suffix("").as_posix(), {})
+            times = run_times.get(nb.relative_to(root).with_suffix("").as_posix(), {})
             if times:
                 para = nodes.paragraph(classes=["ctdepth-run-time"])
                 words = [f"{kind} parameters about {t:.0f} s ({n} runs)" for kind, (t, n) in sorted(times.items())]
