@@ -13,83 +13,83 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the public names, for type checkers and readers; at run time they load lazily
     from . import claims, plotting
+    from .bench.cost import (
+        COST_METHODS,
+        GradientCost,
+        cost_table,
+        format_cost_table,
+        gradient_cost,
+        start_measuring_process,
+    )
     from .convergence import convergence_order
-    from .cost import COST_METHODS, GradientCost, cost_table, format_cost_table, gradient_cost
     from .data import Dataset, check_dataset, digits_dataset, moons_dataset, split_standardize
     from .feedforward import (
         SPLITTING_SCHEMES,
-        TANH,
-        NearIdentityClassifier,
-        NearIdentityField,
-        Nonlinearity,
         euler_step_difference,
         feedforward_layers,
         feedforward_unroll,
-        leaky_limit_closed_form,
-        leaky_relu_nonlinearity,
-        near_identity_divergence,
-        near_identity_field,
-        near_identity_log_norm,
-        near_identity_momentum_field,
         splitting_unroll,
         strong_feedforward_unroll,
-        train_near_identity_classifier,
     )
-    from .fields import TimeMLP
+    from .fields import ACTIVATIONS, HomogeneousField, RotationEquivariantField, TimeMLP, TranslationInvariantField
+    from .finite_differences import fd_momentum, fd_state_jacobian, hamiltonian_gradient_fd, hamiltonian_time_rate_fd
     from .gradients import layer_gradients, parameter_density, solver_gradients
     from .invariants import (
-        ACTIVATIONS,
-        FeedforwardNet,
-        HomogeneousField,
-        RotationEquivariantField,
-        TranslationInvariantField,
         angular_momentum,
         charge_drift,
         charge_drift_profile,
-        layer_momenta,
         noether_charge,
+        relative_drift,
         rotation_generator,
         scaling_charge,
         translation_charge,
     )
-    from .momenta import (
-        adjoint_momenta,
-        backprop_momenta,
-        fd_momentum,
-        hamiltonian,
-        hamiltonian_flow,
-        hamiltonian_gradient_fd,
-        hamiltonian_time_rate_fd,
-        modified_hamiltonian,
-        tangent_unroll,
-    )
-    from .outputs import below, fmt, glue, stable
-    from .params import Param, validate_parameters
-    from .phase_space import (
-        curve_area,
-        fd_state_jacobian,
+    from .jacobians import (
         gradient_gain,
         jacobian_spectrum,
         log_norm,
         log_norm_integral,
         log_norm_profile,
+        state_jacobian,
+        step_norm_product,
+    )
+    from .leaky_limit import leaky_limit_closed_form
+    from .models import TRAINING_MODES, FeedforwardNet, FreeResNet, NearIdentityClassifier, ODEClassifier
+    from .momenta import (
+        adjoint_momenta,
+        backprop_momenta,
+        hamiltonian,
+        hamiltonian_flow,
+        layer_momenta,
+        modified_hamiltonian,
+        tangent_unroll,
+    )
+    from .near_identity import (
+        TANH,
+        NearIdentityField,
+        Nonlinearity,
+        leaky_relu_nonlinearity,
+        near_identity_divergence,
+        near_identity_field,
+        near_identity_log_norm,
+        near_identity_momentum_field,
+    )
+    from .outputs import below, fmt, glue, stable
+    from .params import Param, validate_parameters
+    from .phase_space import (
+        curve_area,
         network_phase_jacobian,
         network_phase_map,
         polygon_area,
-        state_jacobian,
-        step_norm_product,
         symplectic_defect,
         symplectic_form,
         variational_jacobian,
         volume_defect,
     )
     from .resnet import RK_METHODS, resnet_unroll, rk_unroll
-    from .runtime import setup
+    from .runtime import setup, start_chapter
     from .solvers import SOLVER_METHODS, odeint
     from .training import (
-        TRAINING_MODES,
-        FreeResNet,
-        ODEClassifier,
         RestartResult,
         TrainingDiverged,
         TrainResult,
@@ -98,6 +98,7 @@ if TYPE_CHECKING:  # the public names, for type checkers and readers; at run tim
         loss_gradient,
         restart_seeds,
         train,
+        train_near_identity_classifier,
         train_restarts,
     )
 
@@ -105,29 +106,29 @@ if TYPE_CHECKING:  # the public names, for type checkers and readers; at run tim
 # instant (the command line's --help must be); torch and the rest load on first use, so
 # `import ctdepth_lib as cl; cl.resnet_unroll(...)` works as before.
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "ACTIVATIONS": ("invariants", "ACTIVATIONS"),
-    "COST_METHODS": ("cost", "COST_METHODS"),
+    "ACTIVATIONS": ("fields", "ACTIVATIONS"),
+    "COST_METHODS": ("bench.cost", "COST_METHODS"),
     "Dataset": ("data", "Dataset"),
-    "FeedforwardNet": ("invariants", "FeedforwardNet"),
-    "FreeResNet": ("training", "FreeResNet"),
-    "GradientCost": ("cost", "GradientCost"),
-    "HomogeneousField": ("invariants", "HomogeneousField"),
-    "NearIdentityClassifier": ("feedforward", "NearIdentityClassifier"),
-    "NearIdentityField": ("feedforward", "NearIdentityField"),
-    "Nonlinearity": ("feedforward", "Nonlinearity"),
-    "ODEClassifier": ("training", "ODEClassifier"),
+    "FeedforwardNet": ("models", "FeedforwardNet"),
+    "FreeResNet": ("models", "FreeResNet"),
+    "GradientCost": ("bench.cost", "GradientCost"),
+    "HomogeneousField": ("fields", "HomogeneousField"),
+    "NearIdentityClassifier": ("models", "NearIdentityClassifier"),
+    "NearIdentityField": ("near_identity", "NearIdentityField"),
+    "Nonlinearity": ("near_identity", "Nonlinearity"),
+    "ODEClassifier": ("models", "ODEClassifier"),
     "Param": ("params", "Param"),
     "RK_METHODS": ("resnet", "RK_METHODS"),
     "RestartResult": ("training", "RestartResult"),
-    "RotationEquivariantField": ("invariants", "RotationEquivariantField"),
+    "RotationEquivariantField": ("fields", "RotationEquivariantField"),
     "SOLVER_METHODS": ("solvers", "SOLVER_METHODS"),
     "SPLITTING_SCHEMES": ("feedforward", "SPLITTING_SCHEMES"),
-    "TANH": ("feedforward", "TANH"),
-    "TRAINING_MODES": ("training", "TRAINING_MODES"),
+    "TANH": ("near_identity", "TANH"),
+    "TRAINING_MODES": ("models", "TRAINING_MODES"),
     "TimeMLP": ("fields", "TimeMLP"),
     "TrainResult": ("training", "TrainResult"),
     "TrainingDiverged": ("training", "TrainingDiverged"),
-    "TranslationInvariantField": ("invariants", "TranslationInvariantField"),
+    "TranslationInvariantField": ("fields", "TranslationInvariantField"),
     "adjoint_momenta": ("momenta", "adjoint_momenta"),
     "angular_momentum": ("invariants", "angular_momentum"),
     "backprop_momenta": ("momenta", "backprop_momenta"),
@@ -137,43 +138,44 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "check_dataset": ("data", "check_dataset"),
     "claims": ("claims", None),
     "convergence_order": ("convergence", "convergence_order"),
-    "cost_table": ("cost", "cost_table"),
+    "cost_table": ("bench.cost", "cost_table"),
     "curve_area": ("phase_space", "curve_area"),
     "digits_dataset": ("data", "digits_dataset"),
     "euler_step_difference": ("feedforward", "euler_step_difference"),
     "evaluate": ("training", "evaluate"),
     "fd_gradient": ("training", "fd_gradient"),
-    "fd_momentum": ("momenta", "fd_momentum"),
-    "fd_state_jacobian": ("phase_space", "fd_state_jacobian"),
+    "fd_momentum": ("finite_differences", "fd_momentum"),
+    "fd_state_jacobian": ("finite_differences", "fd_state_jacobian"),
     "feedforward_layers": ("feedforward", "feedforward_layers"),
     "feedforward_unroll": ("feedforward", "feedforward_unroll"),
     "fmt": ("outputs", "fmt"),
-    "format_cost_table": ("cost", "format_cost_table"),
+    "format_cost_table": ("bench.cost", "format_cost_table"),
     "glue": ("outputs", "glue"),
-    "gradient_cost": ("cost", "gradient_cost"),
-    "gradient_gain": ("phase_space", "gradient_gain"),
+    "gradient_cost": ("bench.cost", "gradient_cost"),
+    "gradient_gain": ("jacobians", "gradient_gain"),
     "hamiltonian": ("momenta", "hamiltonian"),
     "hamiltonian_flow": ("momenta", "hamiltonian_flow"),
-    "hamiltonian_gradient_fd": ("momenta", "hamiltonian_gradient_fd"),
-    "hamiltonian_time_rate_fd": ("momenta", "hamiltonian_time_rate_fd"),
-    "jacobian_spectrum": ("phase_space", "jacobian_spectrum"),
+    "hamiltonian_gradient_fd": ("finite_differences", "hamiltonian_gradient_fd"),
+    "hamiltonian_time_rate_fd": ("finite_differences", "hamiltonian_time_rate_fd"),
+    "jacobian_spectrum": ("jacobians", "jacobian_spectrum"),
     "layer_gradients": ("gradients", "layer_gradients"),
-    "layer_momenta": ("invariants", "layer_momenta"),
-    "leaky_limit_closed_form": ("feedforward", "leaky_limit_closed_form"),
-    "leaky_relu_nonlinearity": ("feedforward", "leaky_relu_nonlinearity"),
-    "log_norm": ("phase_space", "log_norm"),
-    "log_norm_integral": ("phase_space", "log_norm_integral"),
-    "log_norm_profile": ("phase_space", "log_norm_profile"),
+    "layer_momenta": ("momenta", "layer_momenta"),
+    "leaky_limit_closed_form": ("leaky_limit", "leaky_limit_closed_form"),
+    "leaky_relu_nonlinearity": ("near_identity", "leaky_relu_nonlinearity"),
+    "log_norm": ("jacobians", "log_norm"),
+    "log_norm_integral": ("jacobians", "log_norm_integral"),
+    "log_norm_profile": ("jacobians", "log_norm_profile"),
     "loss_gradient": ("training", "loss_gradient"),
     "modified_hamiltonian": ("momenta", "modified_hamiltonian"),
     "moons_dataset": ("data", "moons_dataset"),
-    "near_identity_divergence": ("feedforward", "near_identity_divergence"),
-    "near_identity_field": ("feedforward", "near_identity_field"),
-    "near_identity_log_norm": ("feedforward", "near_identity_log_norm"),
-    "near_identity_momentum_field": ("feedforward", "near_identity_momentum_field"),
+    "near_identity_divergence": ("near_identity", "near_identity_divergence"),
+    "near_identity_field": ("near_identity", "near_identity_field"),
+    "near_identity_log_norm": ("near_identity", "near_identity_log_norm"),
+    "near_identity_momentum_field": ("near_identity", "near_identity_momentum_field"),
     "network_phase_jacobian": ("phase_space", "network_phase_jacobian"),
     "network_phase_map": ("phase_space", "network_phase_map"),
     "noether_charge": ("invariants", "noether_charge"),
+    "relative_drift": ("invariants", "relative_drift"),
     "odeint": ("solvers", "odeint"),
     "parameter_density": ("gradients", "parameter_density"),
     "plotting": ("plotting", None),
@@ -184,18 +186,20 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rotation_generator": ("invariants", "rotation_generator"),
     "scaling_charge": ("invariants", "scaling_charge"),
     "setup": ("runtime", "setup"),
+    "start_chapter": ("runtime", "start_chapter"),
     "solver_gradients": ("gradients", "solver_gradients"),
     "split_standardize": ("data", "split_standardize"),
     "splitting_unroll": ("feedforward", "splitting_unroll"),
     "stable": ("outputs", "stable"),
-    "state_jacobian": ("phase_space", "state_jacobian"),
-    "step_norm_product": ("phase_space", "step_norm_product"),
+    "start_measuring_process": ("bench.cost", "start_measuring_process"),
+    "state_jacobian": ("jacobians", "state_jacobian"),
+    "step_norm_product": ("jacobians", "step_norm_product"),
     "strong_feedforward_unroll": ("feedforward", "strong_feedforward_unroll"),
     "symplectic_defect": ("phase_space", "symplectic_defect"),
     "symplectic_form": ("phase_space", "symplectic_form"),
     "tangent_unroll": ("momenta", "tangent_unroll"),
     "train": ("training", "train"),
-    "train_near_identity_classifier": ("feedforward", "train_near_identity_classifier"),
+    "train_near_identity_classifier": ("training", "train_near_identity_classifier"),
     "train_restarts": ("training", "train_restarts"),
     "translation_charge": ("invariants", "translation_charge"),
     "validate_parameters": ("params", "validate_parameters"),
@@ -208,7 +212,7 @@ def __getattr__(name: str) -> Any:
     try:
         module, attr = _LAZY[name]
     except KeyError:
-        # a submodule not re-exported by name (``cl.cost``, ``cl.momenta``, …) loads on first use too
+        # a submodule not re-exported by name (``cl.momenta``, ``cl.jacobians``, …) loads on first use too
         if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is None:
             raise AttributeError(f"module 'ctdepth_lib' has no attribute {name!r}") from None
         module, attr = name, None
@@ -298,6 +302,7 @@ __all__ = [
     "parameter_density",
     "plotting",
     "polygon_area",
+    "relative_drift",
     "resnet_unroll",
     "restart_seeds",
     "rk_unroll",
@@ -308,6 +313,8 @@ __all__ = [
     "split_standardize",
     "splitting_unroll",
     "stable",
+    "start_chapter",
+    "start_measuring_process",
     "state_jacobian",
     "step_norm_product",
     "strong_feedforward_unroll",

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import claims as claims_mod
-from .book import toc_notebooks
+from .book import registered_notebooks, toc_notebooks
 
 
 def _claims(args: argparse.Namespace) -> int:
+    from .book.ledger import collect, collect_fresh, ledger_report, ledger_rows
+
     if args.notebooks:
         notebooks = [Path(p) for p in args.notebooks]
     elif args.build:
@@ -18,8 +19,7 @@ def _claims(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             print(f"error: --build {args.build}: no executed notebooks in {folder} (run `make book` first)")
             return 2
-        chapters = sorted({c.chapter for c in claims_mod.registry().values()})
-        notebooks = [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]
+        notebooks = registered_notebooks(folder)
     else:
         notebooks = toc_notebooks(Path(args.root))
     missing = [p for p in notebooks if not p.is_file()]
@@ -27,36 +27,14 @@ def _claims(args: argparse.Namespace) -> int:
         print(f"error: no notebook {missing[0]}")
         return 2
     try:
-        fresh = claims_mod.collect_fresh(args.fresh) if args.fresh else None
+        fresh = collect_fresh(args.fresh) if args.fresh else None
     except ValueError as exc:
         print(f"error: --fresh: {exc}")
         return 2
-    rows = claims_mod.ledger_rows(claims_mod.collect(notebooks), fresh=fresh)
-    header = (
-        f"{'id':<24} {'holds':<12} {'measured':>12}  {'threshold':<22} {'reproduced':<11}"
-        f" {'tolerance':<14} {'source':<15} chapter"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(
-            f"{r.claim.id:<24} {r.verdict:<12} {r.measured_text:>12}  {r.claim.threshold:<22} {r.reproduced:<11}"
-            f" {r.claim.tolerance:<14} {r.claim.source:<15} {r.claim.chapter}"
-        )
-        if r.reproduced == "no":
-            print(f"{'':<24} fresh runs measured {r.fresh_text}: not within {r.claim.tolerance} of {r.measured_text}")
-    n_pass = sum(r.verdict == "pass" for r in rows)
-    n_fail = sum(r.verdict == "fail" for r in rows)
-    n_none = sum(r.verdict == "not checked" for r in rows)
-    print(f"\n{n_pass} passed, {n_fail} failed, {n_none} not checked ({len(notebooks)} notebooks read)")
-    if fresh is not None:
-        n_rep = sum(r.reproduced == "yes" for r in rows)
-        n_not = sum(r.reproduced == "no" for r in rows)
-        n_unrun = sum(r.reproduced == "not run" for r in rows)
-        print(f"reproduced by the fresh runs in {', '.join(args.fresh)}: {n_rep} yes, {n_not} no, {n_unrun} not run")
-        if n_not or n_unrun:
-            return 1
-    return 0 if n_fail == 0 and n_none == 0 else 1
+    rows = ledger_rows(collect(notebooks), fresh=fresh)
+    text, status = ledger_report(rows, notebooks_read=len(notebooks), fresh=args.fresh)
+    print(text)
+    return status
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -110,7 +88,7 @@ def _seeds(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import SweepInputError, parse_parameter_value, parse_seeds, sweep
+    from .book.sweep import SweepInputError, parse_parameter_value, parse_seeds, sweep
 
     grid: dict[str, list[object]] = {}
     for name, value in args.parameter or []:
@@ -150,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["cost"]:
         # every option goes to the cost benchmark's own parser (`cost --help` lists them)
-        from .cost import main as cost_main
+        from .bench.cost import main as cost_main
 
         return int(cost_main(argv[1:]) or 0)
     try:
@@ -167,7 +145,7 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every subcommand but ``cost`` (which has its own, in :mod:`ctdepth_lib.cost`)."""
+    """The parser of every subcommand but ``cost`` (which has its own, in :mod:`ctdepth_lib.bench.cost`)."""
     parser = argparse.ArgumentParser(
         prog="python -m ctdepth_lib",
         description="The ctdepth book's command line: the claims ledger, seed sweeps and benchmarks. "

@@ -7,12 +7,13 @@ expected and what was given.  Internals trust their callers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 
-Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from ._typing import Field
 
 
 def _describe(value: Any) -> str:
@@ -22,10 +23,10 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_callable(name: str, value: Any) -> None:
-    """Raise ``TypeError`` unless ``value`` is callable."""
+def check_callable(name: str, value: Any, call: str | None = None) -> None:
+    """Raise ``TypeError`` unless ``value`` is callable; the message shows the call (default ``name(t, x)``)."""
     if not callable(value):
-        raise TypeError(f"{name} must be callable as {name}(t, x); got {_describe(value)}")
+        raise TypeError(f"{name} must be callable as {call or name + '(t, x)'}; got {_describe(value)}")
 
 
 def check_tensor(name: str, value: Any) -> torch.Tensor:
@@ -102,3 +103,172 @@ def check_positive(name: str, value: Any) -> float:
     if not (value > 0) or value != value or value == float("inf"):
         raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Raise ``TypeError`` unless ``value`` is a ``bool``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool; got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """A string among ``choices`` (the message lists them)."""
+    options = list(choices)
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def check_int_range(name: str, value: Any, low: int, high: int) -> int:
+    """An integer (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (not a bool), optionally bounded: ``low ≤ value ≤ high``.
+
+    ``low_open``/``high_open`` make a bound strict.  The message states the bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    v = float(value)
+    ok = math.isfinite(v)
+    if low is not None:
+        ok = ok and (v > low if low_open else v >= low)
+    if high is not None:
+        ok = ok and (v < high if high_open else v <= high)
+    if not ok:
+        if low is not None and high is not None:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            where = f"{'<' if high_open else '<='} {high:g}"
+        else:
+            where = "(not NaN or inf)"
+        raise ValueError(f"{name} must be a finite number {where}; got {value!r}")
+    return v
+
+
+def check_float_dtype(name: str, value: Any) -> torch.dtype:
+    """A floating-point ``torch.dtype``."""
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype; got {value!r}")
+    return value
+
+
+def check_module(name: str, value: Any, *, with_parameters: bool = True) -> torch.nn.Module:
+    """A ``torch.nn.Module`` (by default one with at least one parameter, its θ)."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (its parameters are θ); got {type(value).__name__}")
+    if with_parameters and next(value.parameters(), None) is None:
+        raise ValueError(f"{name} must have at least one parameter; got a module without parameters")
+    return value
+
+
+def check_loss_value(value: Any) -> torch.Tensor:
+    """What ``loss(x_N)`` returned must be a floating-point scalar tensor."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"loss(x_N) must return a torch.Tensor (a scalar); got {type(value).__name__}")
+    if value.numel() != 1:
+        raise ValueError(f"loss(x_N) must return a scalar (use the sum over a batch); got shape {tuple(value.shape)}")
+    if not value.is_floating_point():
+        raise TypeError(f"loss(x_N) must return a floating-point scalar; got dtype {value.dtype}")
+    return value.reshape(())
+
+
+def check_momentum(name: str, p: Any, x: torch.Tensor) -> torch.Tensor:
+    """A momentum: a finite float tensor of ``x``'s shape and dtype."""
+    check_float_tensor(name, p)
+    if p.shape != x.shape:
+        raise ValueError(f"{name} must have the shape of x {tuple(x.shape)}; got shape {tuple(p.shape)}")
+    if p.dtype != x.dtype:
+        raise TypeError(f"{name} must have the dtype of x ({x.dtype}); got {p.dtype}")
+    return p
+
+
+class _FirstCallChecked(torch.nn.Module):
+    """``f`` as an ``nn.Module`` whose first evaluation is checked (``odeint_adjoint`` needs a module)."""
+
+    def __init__(self, name: str, f: Field, x: torch.Tensor) -> None:
+        super().__init__()
+        # an nn.Module f becomes a submodule, so its parameters stay this module's
+        self.f = f
+        self._name = name
+        self._x = x
+        self._pending = True
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.f(t, x)
+        if self._pending:
+            check_field_output(self._name, out, self._x)
+            self._pending = False
+        return out
+
+
+def check_first_output(name: str, f: Field, x: torch.Tensor, *, module: bool = False) -> Field:
+    """``f`` wrapped so that its *first real* evaluation must return a tensor of ``x``'s shape and dtype.
+
+    Use it at a public boundary instead of a probe call ``f(t0, x0)``: no extra
+    evaluation is made, and later calls pass straight through.  Under ``vmap``
+    pass the shape one mapped call sees (e.g. ``x0[0]``).  ``module=True``
+    returns an ``nn.Module`` holding ``f`` (and so its parameters), as
+    ``torchdiffeq.odeint_adjoint`` requires.
+    """
+    if module:
+        return _FirstCallChecked(name, f, x)
+    pending = True
+
+    def checked(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        nonlocal pending
+        out = f(t, y)
+        if pending:
+            check_field_output(name, out, x)
+            pending = False
+        return out
+
+    return checked
+
+
+def check_trajectory(ts: Any, xs: Any, ps: Any) -> None:
+    """A sampled trajectory: ``ts: (M,)``, ``xs, ps: (M, d)`` or ``(M, batch, d)``, one dtype."""
+    check_float_tensor("xs", xs)
+    if xs.ndim not in (2, 3) or xs.shape[-1] == 0:
+        raise ValueError(f"xs must have shape (M, d) or (M, batch, d); got shape {tuple(xs.shape)}")
+    check_momentum("ps", ps, xs)
+    check_float_tensor("ts", ts)
+    if ts.ndim != 1 or ts.shape[0] != xs.shape[0]:
+        raise ValueError(f"ts must be 1-D with one time per row of xs ({xs.shape[0]}); got shape {tuple(ts.shape)}")
+    if ts.dtype != xs.dtype:
+        raise TypeError(f"ts must have the dtype of xs ({xs.dtype}); got {ts.dtype}")
+
+
+def check_square(name: str, m: Any, *, even: bool = False) -> torch.Tensor:
+    """A finite float square matrix ``(n, n)`` or batch ``(batch, n, n)``; ``even``: ``n = 2d``."""
+    check_float_tensor(name, m)
+    if m.ndim not in (2, 3) or m.shape[-1] != m.shape[-2] or m.shape[-1] == 0:
+        raise ValueError(f"{name} must be a square matrix (n, n) or a batch (batch, n, n); got shape {tuple(m.shape)}")
+    if even and m.shape[-1] % 2:
+        raise ValueError(f"{name} must be a phase-space matrix of even size 2d; got shape {tuple(m.shape)}")
+    return m
+
+
+def check_direction(name: str, v: Any, d: int) -> torch.Tensor:
+    """A non-zero direction: a finite float tensor of shape ``(d,)``."""
+    check_float_tensor(name, v)
+    if v.shape != (d,):
+        raise ValueError(f"{name} must be a direction of shape (d,) = ({d},); got shape {tuple(v.shape)}")
+    if not bool((v != 0).any()):
+        raise ValueError(f"{name} must be a non-zero direction; got the zero vector")
+    return v

@@ -1,4 +1,4 @@
-"""The claims ledger: every claim of the book, its threshold, and the verdict of each run.
+"""The claims a chapter checks: the registry, and the run-time half of the ledger.
 
 The registry ``claims.yaml`` (shipped inside this package) lists every claim
 the book makes: its id (``1a``, ``2b``, ``L1``, …), a one-sentence statement,
@@ -16,17 +16,15 @@ with :func:`check`, which
 4. raises :class:`ClaimFailed` when the claim does not hold, which stops the
    notebook and so fails the build and the tests.
 
-:func:`collect` reads the records back from executed notebooks and
-:func:`ledger_rows` joins them with the registry; the Claims page of the book
-and ``python -m ctdepth_lib claims`` are both built from these.
+Reading the records back from executed notebooks and judging them (the Claims page of the book,
+``python -m ctdepth_lib claims``) is the book's machinery: :mod:`ctdepth_lib.book.ledger`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -41,12 +39,9 @@ __all__ = [
     "CONTINUE_VAR",
     "Claim",
     "ClaimFailed",
-    "LedgerRow",
     "begin",
     "check",
-    "collect",
-    "collect_fresh",
-    "ledger_rows",
+    "load_registry",
     "registry",
 ]
 
@@ -193,8 +188,11 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
     )
 
 
-def registry(path: str | Path | None = None) -> dict[str, Claim]:
-    """All registered claims, by id, in registry order.
+def load_registry(path: str | Path | None = None) -> dict[str, Any]:
+    """The registry file as YAML data: its ``claims`` list and its ``over_seeds`` section.
+
+    The one reader of ``claims.yaml``: :func:`registry` parses its claims, and
+    :func:`ctdepth_lib.book.sweep_summary.stated_rates` its ``over_seeds``.
 
     Args:
         path: a registry file; default the ``claims.yaml`` shipped with the package.
@@ -204,8 +202,19 @@ def registry(path: str | Path | None = None) -> dict[str, Claim]:
     else:
         text = Path(path).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
+    if not isinstance(data, Mapping) or not isinstance(data.get("claims"), list):
+        raise ValueError(f"path: a registry holds a list `claims:`; {path or 'claims.yaml'} does not")
+    return dict(data)
+
+
+def registry(path: str | Path | None = None) -> dict[str, Claim]:
+    """All registered claims, by id, in registry order.
+
+    Args:
+        path: a registry file; default the ``claims.yaml`` shipped with the package.
+    """
     claims: dict[str, Claim] = {}
-    for raw in data["claims"]:
+    for raw in load_registry(path)["claims"]:
         claim = _parse_claim(raw)
         if claim.id in claims:
             raise ValueError(f"registry lists claim {claim.id!r} twice")
@@ -311,141 +320,3 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
         print(text)
     if verdict == "fail" and os.environ.get(CONTINUE_VAR) != "1":
         raise ClaimFailed(text)
-
-
-def collect(notebooks: Iterable[str | Path]) -> dict[str, list[dict[str, Any]]]:
-    """Claim records stored in executed notebooks, by claim id.
-
-    Each record gains a ``notebook`` field (the path it was read from).
-    """
-    found: dict[str, list[dict[str, Any]]] = {}
-    for nb_path in notebooks:
-        path = Path(nb_path)
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        for cell in nb.get("cells", []):
-            for out in cell.get("outputs", []) or []:
-                data = out.get("data", {})
-                if CLAIM_MIME in data:
-                    rec = dict(data[CLAIM_MIME])
-                    rec["notebook"] = str(path)
-                    found.setdefault(str(rec["id"]), []).append(rec)
-    return found
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """A registered claim joined with what the runs recorded for it.
-
-    ``verdict`` (*holds*) judges the committed (or built) records against the threshold;
-    ``reproduced`` judges fresh runs against those records with the claim's reproduction
-    tolerance: ``"yes"``, ``"no"`` or ``"not run"`` (no fresh record was given).
-    """
-
-    claim: Claim
-    verdict: str  # "pass", "fail", "not checked"
-    measured: float | str | None
-    seed: int | None
-    notebook: str | None
-    reproduced: str = "not run"
-    fresh: tuple[float | str, ...] = ()
-
-    @property
-    def measured_text(self) -> str:
-        """The measured value as the ledger shows it (``—`` when not checked)."""
-        if self.measured is None:
-            return "—"
-        return self.claim.show(float(self.measured)) if isinstance(self.measured, (int, float)) else str(self.measured)
-
-    @property
-    def fresh_text(self) -> str:
-        """The fresh runs' values as the ledger shows them (``—`` when there are none)."""
-        if not self.fresh:
-            return "—"
-        return ", ".join(self.claim.show(float(v)) if isinstance(v, (int, float)) else str(v) for v in self.fresh)
-
-
-def _reproduced(claim: Claim, committed: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> str:
-    if not fresh:
-        return "not run"
-    if not committed:
-        return "no"
-    ref = {(r.get("seed"), json.dumps(r.get("parameters"), sort_keys=True)): r for r in committed}
-    for rec in fresh:
-        key = (rec.get("seed"), json.dumps(rec.get("parameters"), sort_keys=True))
-        base = ref.get(key)
-        a, b = (base or {}).get("measured"), rec.get("measured")
-        if base is None or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
-            return "no"
-        if not claim.reproduces(float(a), float(b)):
-            return "no"
-    return "yes"
-
-
-def ledger_rows(
-    records: Mapping[str, list[dict[str, Any]]],
-    claims: Mapping[str, Claim] | None = None,
-    fresh: Mapping[str, list[dict[str, Any]]] | None = None,
-) -> list[LedgerRow]:
-    """One row per registered claim, in registry order.
-
-    A claim with no record is ``"not checked"``; a claim with several records
-    (several runs) passes only if every one passed; a record whose notebook
-    is not the claim's registered chapter, or whose measured value misses the
-    registry's *current* threshold (say, one tightened since the run), counts
-    as a failure.
-
-    Args:
-        records: the committed (or built) claim records, by id (:func:`collect`).
-        claims: the registry (default: the shipped one).
-        fresh: claim records of fresh runs (other machines, other rounding paths); each must
-            reproduce the record with the same seed and parameters within the claim's tolerance.
-    """
-    claims = registry() if claims is None else claims
-    fresh = {} if fresh is None else fresh
-    rows = []
-    for cid, claim in claims.items():
-        recs = records.get(cid, [])
-        mine = [r for r in fresh.get(cid, []) if r.get("chapter") == claim.chapter]
-        if not recs:
-            rows.append(LedgerRow(claim, "not checked", None, None, None, _reproduced(claim, [], mine)))
-            continue
-        ok = all(
-            r.get("verdict") == "pass"
-            and r.get("chapter") == claim.chapter
-            and isinstance(r.get("measured"), (int, float))
-            and claim.holds(float(r["measured"]))  # the registry's current threshold, not only the run's
-            for r in recs
-        )
-        first = recs[0]
-        rows.append(
-            LedgerRow(
-                claim,
-                "pass" if ok else "fail",
-                first.get("measured"),
-                first.get("seed"),
-                first.get("notebook"),
-                _reproduced(claim, recs, mine),
-                tuple(r.get("measured") for r in mine),
-            )
-        )
-    unknown = sorted(set(records) - set(claims))
-    for cid in unknown:
-        raise ValueError(
-            f"notebook {records[cid][0].get('notebook')} records claim {cid!r}, which the registry does not list"
-        )
-    return rows
-
-
-def collect_fresh(folders: Iterable[str | Path]) -> dict[str, list[dict[str, Any]]]:
-    """Claim records that fresh runs wrote as JSON (``*.claims.json``, see ``ctdepth_lib.nbval_plugin``)."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for folder in folders:
-        path = Path(folder)
-        if not path.is_dir():
-            raise ValueError(f"fresh-run folder must be a directory of *.claims.json files; got {str(path)!r}")
-        for file in sorted(path.glob("*.claims.json")):
-            for rec in json.loads(file.read_text(encoding="utf-8")):
-                rec = dict(rec)
-                rec["notebook"] = str(file)
-                found.setdefault(str(rec["id"]), []).append(rec)
-    return found

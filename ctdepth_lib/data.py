@@ -17,7 +17,7 @@ import torch
 from sklearn.datasets import load_digits, make_moons
 from sklearn.model_selection import train_test_split
 
-from ._validate import check_positive
+from ._validate import check_int, check_real
 
 __all__ = ["Dataset", "check_dataset", "digits_dataset", "moons_dataset", "split_standardize"]
 
@@ -94,11 +94,8 @@ def split_standardize(
         name: a label for the dataset.
     """
     xa, ya = check_dataset(x, y)
-    check_positive("test_fraction", test_fraction)
-    if not test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    check_real("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_int("seed", seed, 0)
     x_tr, x_te, y_tr, y_te = train_test_split(xa, ya, test_size=test_fraction, random_state=seed, stratify=ya)
     mean = x_tr.mean(axis=0)
     std = x_tr.std(axis=0)
@@ -130,12 +127,9 @@ def moons_dataset(n_samples: int = 1000, *, noise: float = 0.1, seed: int = 0, t
         seed: seed of the generator and the split.
         test_fraction: fraction held out for testing.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 8:
-        raise ValueError(f"n_samples must be an integer >= 8; got {n_samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
-        raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    check_int("n_samples", n_samples, 8)
+    check_real("noise", noise, low=0.0)
+    check_int("seed", seed, 0)
     x, y = make_moons(n_samples=n_samples, noise=float(noise), random_state=seed)
     return split_standardize(x, y, test_fraction=test_fraction, seed=seed, name="two moons")
 

@@ -1,4 +1,4 @@
-"""Feedforward networks near the identity and the differential equation they discretise.
+"""Feedforward networks near the identity: the discretisations of ``dx/dt = A(t) x + c(t) + g(x)``.
 
 A feedforward layer ``x_{n+1} = σ(W_n x_n + b_n)`` with weights close to the
 identity, ``W_n = I + h A(t_n)``, a small bias ``b_n = h c(t_n)`` and a weak
@@ -10,15 +10,19 @@ arXiv:1909.03767, claim 3 — only the abstract and the opening of the introduct
 
 The network step is a *Lie–Trotter splitting* — one Euler substep of the linear
 part, then one of the nonlinear part — not the Euler method: it differs from
-Euler by ``h² g′(x) ⊙ (A x + c) + O(h³)`` per step.  This module holds the
-network (:func:`feedforward_unroll`), the field it converges to
-(:func:`near_identity_field`) with its divergence and logarithmic norm
-(:func:`near_identity_divergence`, :func:`near_identity_log_norm`), the splitting schemes the chapter compares
-(:func:`splitting_unroll`), the weak nonlinearities with their derivatives and
-exact flows (:class:`Nonlinearity`), the closed-form piecewise-linear limit of a
-leaky-ReLU network (:func:`leaky_limit_closed_form`), the O(1)-nonlinearity
-network that has no ODE limit (:func:`strong_feedforward_unroll`) and the trained
-example's model (:class:`NearIdentityClassifier`).
+Euler by ``h² g′(x) ⊙ (A x + c) + O(h³)`` per step (:func:`euler_step_difference`).
+This module holds the network (:func:`feedforward_unroll`) and its layer maps
+(:func:`feedforward_layers`), the exact-subflow splitting schemes the chapter compares
+(:func:`splitting_unroll`) and the O(1)-nonlinearity network that has no ODE limit
+(:func:`strong_feedforward_unroll`).  Every network runs the one loop
+``x_{n+1} = step(t_n, t_{n+1}, x_n)`` of :mod:`ctdepth_lib._stepping`.
+
+The limit itself — the field, its nonlinearities ``g`` (:class:`~ctdepth_lib.near_identity.Nonlinearity`),
+momentum equation, divergence and log norm — is :mod:`ctdepth_lib.near_identity`; the
+closed-form leaky-ReLU limit :mod:`ctdepth_lib.leaky_limit` (NumPy only); the trained example
+:class:`ctdepth_lib.models.NearIdentityClassifier`.
+
+Shapes: ``x0`` is ``(d,)`` or ``(batch, d)``; ``A(t)`` is ``(d, d)`` and ``c(t)`` is ``(d,)``.
 
 References: Duan, Li, Ji & Cai, *Vanilla feedforward neural networks as a discretization of dynamical systems*,
 arXiv:2209.10909 (2022) — feedforward networks as splitting schemes;
@@ -27,111 +31,30 @@ Hairer, Lubich & Wanner, *Geometric Numerical Integration*, §II.5 (splitting me
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import scipy.linalg
-import scipy.optimize
 import torch
-from torch import nn
 
-from ._validate import Field, check_callable, check_positive, check_state, check_time_grid
-from .solvers import odeint
-from .training import train
+from ._stepping import Step, unroll
+from ._validate import check_choice, check_positive, check_state, check_time_grid
+from .near_identity import (
+    Elementwise,
+    MatrixFn,
+    NearIdentityField,
+    Nonlinearity,
+    check_coefficient_functions,
+    check_nonlinearity,
+)
 
 __all__ = [
     "SPLITTING_SCHEMES",
-    "TANH",
-    "NearIdentityClassifier",
-    "NearIdentityField",
-    "Nonlinearity",
     "euler_step_difference",
     "feedforward_layers",
     "feedforward_unroll",
-    "leaky_limit_closed_form",
-    "leaky_relu_nonlinearity",
-    "near_identity_divergence",
-    "near_identity_field",
-    "near_identity_log_norm",
-    "near_identity_momentum_field",
     "splitting_unroll",
     "strong_feedforward_unroll",
-    "train_near_identity_classifier",
 ]
-
-MatrixFn = Callable[[torch.Tensor], torch.Tensor]
-Elementwise = Callable[[torch.Tensor], torch.Tensor]
-
-
-# --------------------------------------------------------------------------- nonlinearities
-@dataclass(frozen=True)
-class Nonlinearity:
-    """A weak elementwise nonlinearity ``g`` with its derivative ``g′`` and exact flow.
-
-    The network's activation is ``σ_h(z) = z + h g(z)`` (one Euler step of
-    ``dz/dt = g(z)``); ``flow(z, s)`` is the exact time-``s`` flow of that scalar
-    equation, used by the exact-subflow splittings.  Calling the object
-    evaluates ``g``.
-
-    Attributes:
-        name: a label (``"tanh"``, ``"leaky(α=…)"``).
-        g: ``z ↦ g(z)``, elementwise, any shape.
-        dg: ``z ↦ g′(z)``, elementwise.
-        flow: ``(z, s) ↦ φ_s(z)`` with ``dφ/ds = g(φ)``, ``φ_0 = z``.
-        homogeneous: whether ``g(λz) = λ g(z)`` for all ``λ > 0`` (so Noether's ``p·x`` law applies).
-    """
-
-    name: str
-    g: Elementwise
-    dg: Elementwise
-    flow: Callable[[torch.Tensor, float | torch.Tensor], torch.Tensor]
-    homogeneous: bool = False
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.g(z)
-
-
-def _tanh_dg(z: torch.Tensor) -> torch.Tensor:
-    return 1 - torch.tanh(z) ** 2
-
-
-def _tanh_flow(z: torch.Tensor, s: float | torch.Tensor) -> torch.Tensor:
-    # dz/ds = tanh z  ⇔  d sinh z / ds = sinh z  ⇒  sinh φ_s(z) = e^s sinh z.
-    return torch.asinh(torch.exp(torch.as_tensor(s, dtype=z.dtype)) * torch.sinh(z))
-
-
-#: ``g = tanh`` (so ``σ_h(z) = z + h tanh z``), with ``g′ = 1 − tanh²`` and flow ``asinh(e^s sinh z)``.
-TANH = Nonlinearity("tanh", torch.tanh, _tanh_dg, _tanh_flow)
-
-
-def leaky_relu_nonlinearity(alpha: float) -> Nonlinearity:
-    """``g(z) = α·relu(−z)``: the weak nonlinearity of a leaky ReLU with negative slope ``1 − hα``.
-
-    ``leaky_relu(z; slope 1 − hα) = z + h α relu(−z)`` exactly (claim F2), so a
-    leaky-ReLU layer is the Euler step of ``dz/dt = α relu(−z)``, whose exact flow
-    is a leaky ReLU with slope ``e^{−α s}`` (Duan et al. 2022).  ``g`` is
-    positively homogeneous of degree 1.
-
-    Args:
-        alpha: the strength ``α`` (a finite real number; ``α > 0`` damps negative coordinates).
-    """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite real number; got {alpha!r}")
-    a = float(alpha)
-
-    def g(z: torch.Tensor) -> torch.Tensor:
-        return a * torch.relu(-z)
-
-    def dg(z: torch.Tensor) -> torch.Tensor:
-        return torch.where(z < 0, -a, 0.0).to(z.dtype)
-
-    def flow(z: torch.Tensor, s: float | torch.Tensor) -> torch.Tensor:
-        return torch.where(z < 0, z * torch.exp(-a * torch.as_tensor(s, dtype=z.dtype)), z)
-
-    return Nonlinearity(f"leaky(α={a:g})", g, dg, flow, homogeneous=True)
 
 
 # --------------------------------------------------------------------------- validation
@@ -139,10 +62,7 @@ def _check_coefficients(
     A: Any, c: Any, g: Any, x0: torch.Tensor, t0: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Check ``A(t)``, ``c(t)`` and ``g`` at the first time; return ``A(t0)``, ``c(t0)``."""
-    check_callable("A", A)
-    if c is not None:
-        check_callable("c", c)
-    check_callable("g", g)
+    check_coefficient_functions(A, c, g)
     d = x0.shape[-1]
     a0 = A(t0)
     if not isinstance(a0, torch.Tensor):
@@ -206,143 +126,6 @@ def _check_grid_near_identity(A: MatrixFn, ts: torch.Tensor, max_deviation: floa
         )
 
 
-# --------------------------------------------------------------------------- the field
-class NearIdentityField(nn.Module):
-    """The vector field ``f(t, x) = A(t) x + c(t) + g(x)`` of the near-identity limit.
-
-    An ``nn.Module`` so it can be passed to :func:`ctdepth_lib.odeint` (also with
-    ``adjoint=True``), :func:`ctdepth_lib.backprop_momenta` and
-    :func:`ctdepth_lib.adjoint_momenta`; if ``A`` or ``c`` are bound methods of
-    an ``nn.Module`` (the trained example), that module is registered so its
-    parameters are seen.
-
-    Shapes: ``x`` is ``(d,)`` or ``(batch, d)``, ``A(t)`` is ``(d, d)``, ``c(t)`` is ``(d,)``.
-    """
-
-    def __init__(self, A: MatrixFn, c: MatrixFn | None, g: Elementwise) -> None:
-        super().__init__()
-        self.A = A
-        self.c = c
-        self.g = g
-        owners = {id(o): o for fn in (A, c) if isinstance(o := getattr(fn, "__self__", None), nn.Module)}
-        self.owners = nn.ModuleList(owners.values())
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``x A(t)ᵀ + c(t) + g(x)`` (row-vector convention, batch in front)."""
-        out = x @ self.A(t).T + self.g(x)
-        return out if self.c is None else out + self.c(t)
-
-
-def near_identity_field(A: MatrixFn, c: MatrixFn | None, g: Elementwise) -> NearIdentityField:
-    """The field ``f(t, x) = A(t) x + c(t) + g(x)`` that near-identity feedforward networks converge to.
-
-    Args:
-        A: ``t ↦ A(t)``, a ``(d, d)`` tensor for a 0-d tensor ``t``.
-        c: ``t ↦ c(t)``, a ``(d,)`` tensor, or ``None`` for ``c = 0``.
-        g: elementwise nonlinearity (a :class:`Nonlinearity` or any shape-keeping callable).
-
-    Returns:
-        A :class:`NearIdentityField` ``f(t, x)`` for ``x: (d,)`` or ``(batch, d)``.
-    """
-    check_callable("A", A)
-    if c is not None:
-        check_callable("c", c)
-    check_callable("g", g)
-    return NearIdentityField(A, c, g)
-
-
-def near_identity_momentum_field(A: MatrixFn, c: MatrixFn | None, g: Nonlinearity) -> Field:
-    """Hamilton's equations of the limit in closed form, on ``y = [x, p]`` (last axis ``2d``).
-
-    ``dx/dt = A(t)x + c(t) + g(x)``, ``dp/dt = −p (A(t) + diag g′(x))`` — the momentum
-    equation of claim F3, written with the explicit Jacobian ``A + diag g′(x)``
-    (no autograd), so it is an independent check of :func:`ctdepth_lib.adjoint_momenta`.
-
-    Args:
-        A, c: as for :func:`near_identity_field`.
-        g: a :class:`Nonlinearity` (its ``dg`` is used).
-
-    Returns:
-        ``F(t, y)`` with ``y: (2d,)`` or ``(batch, 2d)``.
-    """
-    check_callable("A", A)
-    if not isinstance(g, Nonlinearity):
-        raise TypeError(f"g must be a Nonlinearity (with its derivative dg); got {type(g).__name__}")
-    field = NearIdentityField(A, c, g)
-
-    def joint(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        d = y.shape[-1] // 2
-        x, p = y[..., :d], y[..., d:]
-        dp = -(p @ A(t) + p * g.dg(x))
-        return torch.cat([field(t, x), dp], dim=-1)
-
-    return joint
-
-
-def near_identity_divergence(A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The divergence ``∇·f = tr A(t) + Σ_i g′(x_i)`` of the limit field (Liouville/Jacobi).
-
-    Along a solution, ``d log|det ∂x(t)/∂x_0| / dt = tr A(t) + Σ_i g′(x_i(t))`` (the volume law,
-    claim F3-volume).  It fixes only the product of the singular values of ``∂x(T)/∂x_0``, so its
-    sign does not decide whether gradients vanish; :func:`near_identity_log_norm` bounds them.
-
-    Args:
-        A: ``t ↦ A(t)``.
-        g: a :class:`Nonlinearity`.
-        t: a 0-d tensor.
-        x: ``(d,)`` or ``(batch, d)``.
-
-    Returns:
-        Shape ``()`` or ``(batch,)``.
-    """
-    return torch.diagonal(A(t)).sum() + g.dg(x).sum(-1)
-
-
-def near_identity_log_norm(
-    A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: torch.Tensor, *, smallest: bool = False
-) -> torch.Tensor:
-    """The logarithmic norm ``μ(f_x) = λ_max(½(A(t) + A(t)ᵀ) + diag g′(x))`` of the limit field.
-
-    ``f_x = A(t) + diag g′(x)`` is written out (no autograd), and ``μ(M) = λ_max((M + Mᵀ)/2)``.
-    Along a solution it bounds backpropagation for *every* final momentum: integrating
-    ``d|p|²/ds = 2 p f_x pᵀ ≤ 2μ(f_x)|p|²`` backward (``s = T − t``) gives
-    ``|p(0)| ≤ exp(∫₀ᵀ μ(f_x(t, x(t))) dt) |p(T)|``, i.e. ``σ_max(∂x(T)/∂x_0) ≤ exp(∫ μ)``.
-    So gradients vanish whenever ``μ < 0`` along the trajectory.  The divergence
-    ``tr f_x`` (:func:`near_identity_divergence`) does not decide this: it fixes only the
-    product of the singular values (claim F3).  With ``g′ ≤ γ`` everywhere (``γ = 1`` for
-    ``tanh``, ``0`` for ``α relu(−z)`` with ``α ≥ 0``), ``μ(f_x) ≤ μ(A(t)) + γ``.
-
-    With ``smallest=True`` it returns the smallest eigenvalue ``λ_min(½(f_x + f_xᵀ)) = −μ(−f_x)``
-    instead, the matching lower bound: ``|p(0)| ≥ exp(∫₀ᵀ λ_min dt) |p(T)|``, i.e.
-    ``σ_min(∂x(T)/∂x_0) ≥ exp(∫ λ_min)`` — every gradient grows when ``λ_min > 0``.
-
-    Args:
-        A: ``t ↦ A(t)``, a ``(d, d)`` tensor.
-        g: a :class:`Nonlinearity` (its ``dg`` is used).
-        t: a 0-d tensor.
-        x: ``(d,)`` or ``(batch, d)``.
-        smallest: return ``λ_min`` of the symmetric part instead of ``λ_max = μ``.
-
-    Returns:
-        Shape ``()`` or ``(batch,)``.
-
-    Reference: G. Söderlind, *The logarithmic norm. History and modern theory*, BIT 46 (2006)
-    631–652, §2–3; G. Dahlquist (1958).
-    """
-    check_callable("A", A)
-    if not isinstance(g, Nonlinearity):
-        raise TypeError(f"g must be a Nonlinearity (with its derivative dg); got {type(g).__name__}")
-    check_state("x", x)
-    a = A(t)
-    if not isinstance(a, torch.Tensor) or a.ndim != 2 or a.shape != (x.shape[-1], x.shape[-1]):
-        shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-        raise ValueError(f"A(t) must return a ({x.shape[-1]}, {x.shape[-1]}) matrix for x of dimension d; got {shape}")
-    if not isinstance(smallest, bool):
-        raise TypeError(f"smallest must be a bool; got {smallest!r}")
-    sym = 0.5 * (a + a.T) + torch.diag_embed(g.dg(x))
-    return torch.linalg.eigvalsh(sym)[..., 0 if smallest else -1]
-
-
 # --------------------------------------------------------------------------- the networks
 def feedforward_unroll(
     A: MatrixFn,
@@ -369,7 +152,7 @@ def feedforward_unroll(
     Args:
         A: ``t ↦ A(t)``, a ``(d, d)`` tensor (dtype of ``x0``).
         c: ``t ↦ c(t)``, a ``(d,)`` tensor, or ``None`` (no bias).
-        g: elementwise, shape-keeping nonlinearity (e.g. :data:`TANH`).
+        g: elementwise, shape-keeping nonlinearity (e.g. :data:`~ctdepth_lib.near_identity.TANH`).
         x0: ``(d,)`` or ``(batch, d)``, floating point, finite.
         ts: strictly monotone grid of ``N + 1 ≥ 2`` times (dtype/device of ``x0``).
         reverse: apply the activation before the affine map.
@@ -391,12 +174,7 @@ def feedforward_unroll(
     if max_deviation is not None:
         check_positive("max_deviation", max_deviation)
         _check_grid_near_identity(A, ts, float(max_deviation))
-    xs = [x0]
-    x = x0
-    for n in range(ts.numel() - 1):
-        x = _ff_step(A, c, g, x, ts[n], ts[n + 1], reverse)
-        xs.append(x)
-    return torch.stack(xs)
+    return unroll(_ff_block(A, c, g, reverse), x0, ts)
 
 
 def euler_step_difference(
@@ -405,7 +183,7 @@ def euler_step_difference(
     """One network step minus one Euler step, and its leading term ``h² g′(x) ⊙ (A(t)x + c(t))``.
 
     Args:
-        A, c: coefficient functions; g: a :class:`Nonlinearity`.
+        A, c: coefficient functions; g: a :class:`~ctdepth_lib.near_identity.Nonlinearity`.
         t: a 0-d tensor; x: ``(d,)`` or ``(batch, d)``; h: the step (> 0).
 
     Returns:
@@ -450,7 +228,7 @@ def splitting_unroll(
 
     Args:
         A, c: as for :func:`feedforward_unroll`.
-        g: a :class:`Nonlinearity` (its exact ``flow`` is used).
+        g: a :class:`~ctdepth_lib.near_identity.Nonlinearity` (its exact ``flow`` is used).
         x0: ``(d,)`` or ``(batch, d)``; ts: strictly monotone grid.
         scheme: one of :data:`SPLITTING_SCHEMES`.
 
@@ -461,24 +239,19 @@ def splitting_unroll(
     """
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    if not isinstance(g, Nonlinearity):
-        raise TypeError(f"g must be a Nonlinearity (with its exact flow); got {type(g).__name__}")
-    if not isinstance(scheme, str) or scheme not in SPLITTING_SCHEMES:
-        raise ValueError(f"scheme must be one of {list(SPLITTING_SCHEMES)}; got {scheme!r}")
+    check_nonlinearity(g, "exact flow")
+    check_choice("scheme", scheme, SPLITTING_SCHEMES)
     _check_coefficients(A, c, g, x0, ts[0])
-    xs = [x0]
-    x = x0
-    for n in range(ts.numel() - 1):
-        t = ts[n]
-        h = ts[n + 1] - t
+
+    def step(t: torch.Tensor, t1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        h = t1 - t
         tm = t + h / 2
         e, v = _linear_flow(A(tm), None if c is None else c(tm), h)
         if scheme == "lie":
-            x = g.flow(x @ e.T + v, h)
-        else:
-            x = g.flow(g.flow(x, h / 2) @ e.T + v, h / 2)
-        xs.append(x)
-    return torch.stack(xs)
+            return g.flow(x @ e.T + v, h)
+        return g.flow(g.flow(x, h / 2) @ e.T + v, h / 2)
+
+    return unroll(step, x0, ts)
 
 
 def strong_feedforward_unroll(
@@ -500,17 +273,11 @@ def strong_feedforward_unroll(
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
     _check_coefficients(A, c, sigma, x0, ts[0])
-    xs = [x0]
-    x = x0
-    for n in range(ts.numel() - 1):
-        t = ts[n]
-        h = ts[n + 1] - t
-        z = x + h * (x @ A(t).T)
-        if c is not None:
-            z = z + h * c(t)
-        x = sigma(z)
-        xs.append(x)
-    return torch.stack(xs)
+
+    def step(t: torch.Tensor, t1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return sigma(_affine(A, c, x, t, t1 - t))
+
+    return unroll(step, x0, ts)
 
 
 def feedforward_layers(
@@ -519,7 +286,7 @@ def feedforward_layers(
     """The layer maps ``Φ_n: x_n ↦ x_{n+1}`` of :func:`feedforward_unroll`, one callable per layer.
 
     ``Φ_n(x) = σ_h(W_n x + b_n)`` (or ``W_n σ_h(x) + b_n`` with ``reverse=True``); pass
-    them to :func:`ctdepth_lib.invariants.layer_momenta` for the backprop momenta
+    them to :func:`ctdepth_lib.layer_momenta` for the backprop momenta
     ``p_n = p_{n+1} ∂Φ_n/∂x`` with ``∂Φ_n/∂x = (I + h diag g′(z_n))(I + h A(t_n))``.
 
     Args:
@@ -531,253 +298,32 @@ def feedforward_layers(
     Returns:
         ``N`` callables ``x ↦ Φ_n(x)`` acting on ``(d,)`` or ``(batch, d)``.
     """
-    check_callable("A", A)
-    if c is not None:
-        check_callable("c", c)
-    check_callable("g", g)
+    check_coefficient_functions(A, c, g)
     check_time_grid("ts", ts)
+
+    step = _ff_block(A, c, g, reverse)
 
     def layer(n: int) -> Callable[[torch.Tensor], torch.Tensor]:
         t, t1 = ts[n], ts[n + 1]
-        return lambda x: _ff_step(A, c, g, x, t, t1, reverse)
+        return lambda x: step(t, t1, x)
 
     return [layer(n) for n in range(ts.numel() - 1)]
 
 
-def _ff_step(
-    A: MatrixFn,
-    c: MatrixFn | None,
-    g: Elementwise,
-    x: torch.Tensor,
-    t: torch.Tensor,
-    t1: torch.Tensor,
-    reverse: bool = False,
-) -> torch.Tensor:
-    h = t1 - t
-    if reverse:
-        z = x + h * g(x)
-        out = z + h * (z @ A(t).T)
-        return out if c is None else out + h * c(t)
+def _affine(A: MatrixFn, c: MatrixFn | None, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``W x + b = x + h x A(t)ᵀ [+ h c(t)]`` (row vectors), the near-identity affine map of one layer."""
     z = x + h * (x @ A(t).T)
-    if c is not None:
-        z = z + h * c(t)
-    return z + h * g(z)
+    return z if c is None else z + h * c(t)
 
 
-# --------------------------------------------------------------------------- closed form (F2)
-def leaky_limit_closed_form(
-    A: np.ndarray | torch.Tensor,
-    c: np.ndarray | torch.Tensor | None,
-    alpha: float,
-    x0: np.ndarray | torch.Tensor,
-    ts: np.ndarray | torch.Tensor,
-    *,
-    scan: int = 2000,
-) -> tuple[np.ndarray, list[tuple[float, int]]]:
-    """The limit ``dx/dt = A x + c + α relu(−x)`` (constant ``A``, ``c``) solved piece by piece in closed form.
+def _ff_block(A: MatrixFn, c: MatrixFn | None, g: Elementwise, reverse: bool) -> Step:
+    """One layer of :func:`feedforward_unroll`, ``step(t_n, t_{n+1}, x_n) = x_{n+1}``."""
 
-    In each orthant the field is affine, ``dx/dt = M x + c`` with
-    ``M = A − α D₋`` (``D₋`` the 0/1 diagonal of negative coordinates, since
-    ``α relu(−x_i) = −α x_i`` for ``x_i < 0``), so
-    ``x(τ + s) = e^{sM} x(τ) + φ₁(sM) s c`` — one matrix exponential of
-    ``[[M, c], [0, 0]]``.  A coordinate's zero crossing is located by scanning
-    the piece on ``scan`` exact sub-steps and refining with Brent's method; the field is
-    continuous across ``x_i = 0``, so the new orthant is given by the sign of
-    ``(M x + c)_i`` there.  NumPy/SciPy only (an independent reference for the
-    torch code).
+    def step(t: torch.Tensor, t1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        h = t1 - t
+        if reverse:
+            return _affine(A, c, x + h * g(x), t, h)
+        z = _affine(A, c, x, t, h)
+        return z + h * g(z)
 
-    Args:
-        A: ``(d, d)``; c: ``(d,)`` or ``None``; alpha: ``α``.
-        x0: ``(d,)`` (one trajectory); ts: increasing output times, ``ts[0]`` the start.
-        scan: sampling points per remaining interval used to bracket crossings.
-
-    Returns:
-        ``(xs, crossings)``: ``xs`` of shape ``(len(ts), d)``, and the list of
-        ``(time, coordinate)`` of every orthant change.
-    """
-    a = np.asarray(A.detach().cpu() if isinstance(A, torch.Tensor) else A, dtype=np.float64)
-    d = a.shape[0]
-    if a.shape != (d, d):
-        raise ValueError(f"A must be a square (d, d) array; got shape {a.shape}")
-    cv = np.zeros(d) if c is None else np.asarray(c.detach().cpu() if isinstance(c, torch.Tensor) else c, float)
-    if cv.shape != (d,):
-        raise ValueError(f"c must have shape ({d},); got {cv.shape}")
-    x = np.asarray(x0.detach().cpu() if isinstance(x0, torch.Tensor) else x0, dtype=np.float64).copy()
-    if x.shape != (d,):
-        raise ValueError(f"x0 must have shape ({d},) (one trajectory); got {x.shape}")
-    times = np.asarray(ts.detach().cpu() if isinstance(ts, torch.Tensor) else ts, dtype=np.float64)
-    if times.ndim != 1 or times.size < 2 or not np.all(np.diff(times) > 0):
-        raise ValueError("ts must be a strictly increasing 1-D grid of at least 2 times")
-    neg = x < 0
-    # a coordinate starting on zero goes where the field sends it
-    v0 = a @ x + cv + alpha * np.maximum(-x, 0)
-    neg = np.where(x == 0, v0 < 0, neg)
-
-    def piece_map(m: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
-        aug = np.zeros((d + 1, d + 1))
-        aug[:d, :d] = m
-        aug[:d, d] = cv
-        e = scipy.linalg.expm(s * aug)
-        return e[:d, :d], e[:d, d]
-
-    def piece(m: np.ndarray, y: np.ndarray, s: float) -> np.ndarray:
-        e, v = piece_map(m, s)
-        return e @ y + v
-
-    out = np.empty((times.size, d))
-    out[0] = x
-    crossings: list[tuple[float, int]] = []
-    tau, k = times[0], 1
-    t_end = times[-1]
-    while k < times.size:
-        m = a - alpha * np.diag(neg.astype(float))
-        ds = (t_end - tau) / scan
-        step = piece_map(m, ds)
-        signs_ok = np.where(neg, -1.0, 1.0)
-        first_s, first_i = None, None
-        y = x
-        for j in range(scan):
-            y_next = step[0] @ y + step[1]
-            bad = np.nonzero(signs_ok * y_next < 0)[0]
-            if bad.size:
-                roots = [
-                    (
-                        scipy.optimize.brentq(
-                            lambda u, i=i, m=m, y0=x: piece(m, y0, u)[i], j * ds, (j + 1) * ds, xtol=1e-15
-                        ),
-                        int(i),
-                    )
-                    for i in bad
-                ]
-                first_s, first_i = min(roots)
-                break
-            y = y_next
-        t_next = t_end if first_s is None else tau + first_s
-        while k < times.size and times[k] <= t_next:
-            out[k] = piece(m, x, times[k] - tau)
-            k += 1
-        if first_s is None:
-            break
-        x = piece(m, x, first_s)
-        x[first_i] = 0.0
-        vel = m @ x + cv
-        neg[first_i] = vel[first_i] < 0
-        crossings.append((float(t_next), first_i))
-        tau = t_next
-    return out, crossings
-
-
-# --------------------------------------------------------------------------- trained example
-class NearIdentityClassifier(nn.Module):
-    """A deep near-identity feedforward classifier and its ODE.
-
-    Input ``u ∈ R^{d_in}`` is padded with zeros to ``x_0 ∈ R^d``; the hidden layers
-    are :func:`feedforward_unroll` with ``A(t) = Σ_k A_k P_k(2t/T − 1)``,
-    ``c(t) = Σ_k c_k P_k(2t/T − 1)`` (Legendre polynomials ``P_0 … P_{K−1}``, so
-    the weights ``W_n = I + hA(t_n)`` vary smoothly with depth) and the weak
-    leaky ReLU ``g(z) = α relu(−z)`` (negative slope ``1 − hα``); a linear
-    read-out gives the logits.  The same ``A(t)``, ``c(t)`` define the ODE
-    ``dx/dt = A(t)x + c(t) + g(x)`` (:meth:`ode_features`).
-
-    Args:
-        d_in: input dimension; d: hidden dimension (≥ d_in); n_classes: number of classes.
-        n_basis: number ``K`` of Legendre polynomials in ``t``.
-        alpha: leaky-ReLU strength ``α``; T: the depth (time) horizon.
-        seed: seed of the initial weights.
-    """
-
-    def __init__(
-        self, d_in: int, d: int, n_classes: int, *, n_basis: int = 3, alpha: float = 1.0, T: float = 1.0, seed: int = 0
-    ) -> None:
-        super().__init__()
-        for name, value in (("d_in", d_in), ("d", d), ("n_classes", n_classes), ("n_basis", n_basis)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if d < d_in:
-            raise ValueError(f"d must be >= d_in = {d_in}; got {d}")
-        check_positive("T", T)
-        gen = torch.Generator().manual_seed(int(seed))
-        self.d_in, self.d, self.T = d_in, d, float(T)
-        self.g = leaky_relu_nonlinearity(alpha)
-        self.coef_A = nn.Parameter(0.3 * torch.randn(n_basis, d, d, generator=gen, dtype=torch.float64) / d**0.5)
-        self.coef_c = nn.Parameter(0.1 * torch.randn(n_basis, d, generator=gen, dtype=torch.float64))
-        self.readout = nn.Linear(d, n_classes, dtype=torch.float64)
-        with torch.no_grad():
-            self.readout.weight.copy_(torch.randn(n_classes, d, generator=gen, dtype=torch.float64) / d**0.5)
-            self.readout.bias.zero_()
-
-    def _basis(self, t: torch.Tensor) -> torch.Tensor:
-        s = 2 * t / self.T - 1
-        polys = [torch.ones_like(s), s]
-        for k in range(1, self.coef_A.shape[0] - 1):  # Bonnet's recursion
-            polys.append(((2 * k + 1) * s * polys[k] - k * polys[k - 1]) / (k + 1))
-        return torch.stack(polys[: self.coef_A.shape[0]])
-
-    def A(self, t: torch.Tensor) -> torch.Tensor:
-        """``A(t)``, shape ``(d, d)``."""
-        return torch.einsum("k,kij->ij", self._basis(t), self.coef_A)
-
-    def c(self, t: torch.Tensor) -> torch.Tensor:
-        """``c(t)``, shape ``(d,)``."""
-        return self._basis(t) @ self.coef_c
-
-    def lift(self, u: torch.Tensor) -> torch.Tensor:
-        """Pad ``u: (batch, d_in)`` with zeros to ``x_0: (batch, d)``."""
-        return torch.nn.functional.pad(u, (0, self.d - self.d_in))
-
-    def network_features(self, u: torch.Tensor, n_layers: int) -> torch.Tensor:
-        """``x_N`` of the ``n_layers``-layer network (uniform grid on ``[0, T]``), shape ``(batch, d)``."""
-        ts = torch.linspace(0.0, self.T, n_layers + 1, dtype=u.dtype)
-        return feedforward_unroll(self.A, self.c, self.g, self.lift(u), ts)[-1]
-
-    def ode_features(self, u: torch.Tensor, *, rtol: float = 1e-9, atol: float = 1e-9) -> torch.Tensor:
-        """``x(T)`` of the ODE ``dx/dt = A(t)x + c(t) + g(x)`` (dopri5), shape ``(batch, d)``."""
-        ts = torch.tensor([0.0, self.T], dtype=u.dtype)
-        f = NearIdentityField(self.A, self.c, self.g)
-        return odeint(f, self.lift(u), ts, rtol=rtol, atol=atol)[-1]
-
-    def forward(self, u: torch.Tensor, n_layers: int) -> torch.Tensor:
-        """Logits of the ``n_layers``-layer network, shape ``(batch, n_classes)``."""
-        return self.readout(self.network_features(u, n_layers))
-
-    def ode_logits(self, u: torch.Tensor, *, rtol: float = 1e-9, atol: float = 1e-9) -> torch.Tensor:
-        """Logits of the ODE model (the network replaced by its limit), shape ``(batch, n_classes)``."""
-        return self.readout(self.ode_features(u, rtol=rtol, atol=atol))
-
-
-def train_near_identity_classifier(
-    u: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    n_layers: int,
-    steps: int = 200,
-    lr: float = 0.05,
-    d: int = 3,
-    n_basis: int = 3,
-    alpha: float = 1.0,
-    seed: int = 0,
-) -> tuple[NearIdentityClassifier, list[float]]:
-    """Train a :class:`NearIdentityClassifier` with ``n_layers`` layers (full-batch Adam, cross-entropy).
-
-    Args:
-        u: inputs ``(n, d_in)``; y: integer labels ``(n,)``.
-        n_layers: depth ``N`` (the step is ``h = T/N``).
-        steps: Adam steps; lr: learning rate; d, n_basis, alpha: model sizes (see the class).
-        seed: seed of the initial weights (the same seed gives the same start at every depth).
-
-    Returns:
-        ``(model, losses)``: the trained model and the training loss after each step.
-    """
-    check_state("u", u)
-    if u.ndim != 2:
-        raise ValueError(f"u must have shape (n, d_in); got {tuple(u.shape)}")
-    if not isinstance(y, torch.Tensor) or y.shape != (u.shape[0],) or y.is_floating_point():
-        raise ValueError(f"y must be an integer tensor of shape ({u.shape[0]},); got {y!r:.60}")
-    for name, value in (("n_layers", n_layers), ("steps", steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    check_positive("lr", lr)
-    n_classes = int(y.max()) + 1
-    model = NearIdentityClassifier(u.shape[1], d, n_classes, n_basis=n_basis, alpha=alpha, seed=seed)
-    result = train(model, u, y, steps=steps, lr=lr, n_layers=n_layers)  # the book's one training loop
-    return model, result.losses
+    return step

@@ -21,19 +21,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import check_callable, check_field_output, check_state, check_time_grid
-from .momenta import Loss, _check_loss_value, _check_momentum
+from ._typing import Loss
+from ._validate import (
+    check_callable,
+    check_field_output,
+    check_loss_value,
+    check_module,
+    check_momentum,
+    check_state,
+    check_time_grid,
+)
 from .solvers import odeint
 
 __all__ = ["layer_gradients", "parameter_density", "solver_gradients"]
-
-
-def _check_module(name: str, f: Any) -> nn.Module:
-    if not isinstance(f, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module (its parameters are θ); got {type(f).__name__}")
-    if not any(True for _ in f.named_parameters()):
-        raise ValueError(f"{name} must have at least one parameter; got a module without parameters")
-    return f
 
 
 def _params(f: nn.Module) -> dict[str, torch.Tensor]:
@@ -58,12 +58,12 @@ def parameter_density(f: nn.Module, ts: torch.Tensor, xs: torch.Tensor, ps: torc
 
     Reference: Chen et al., *Neural ordinary differential equations*, NeurIPS 2018, eq. (5).
     """
-    _check_module("f", f)
+    check_module("f", f)
     if not isinstance(xs, torch.Tensor) or xs.ndim not in (2, 3):
         shape = tuple(xs.shape) if isinstance(xs, torch.Tensor) else type(xs).__name__
         raise ValueError(f"xs must be a tensor of shape (M, d) or (M, batch, d); got {shape}")
     check_state("xs[0]", xs[0])
-    _check_momentum("ps", ps, xs)
+    check_momentum("ps", ps, xs)
     check_time_grid("ts", ts, like=xs)
     if ts.shape[0] != xs.shape[0]:
         raise ValueError(f"ts must have one time per row of xs ({xs.shape[0]}); got {ts.shape[0]}")
@@ -101,11 +101,10 @@ def layer_gradients(f: nn.Module, x0: torch.Tensor, ts: torch.Tensor, loss: Loss
 
     Reference: Li, Chen, Tai & E, *Maximum principle based algorithms for deep learning*, JMLR 18 (2018).
     """
-    _check_module("f", f)
+    check_module("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
     check_callable("loss", loss)
-    check_field_output("f", f(ts[0], x0.detach()), x0)
     n_steps = ts.numel() - 1
     with torch.enable_grad():
         copies = {
@@ -114,8 +113,11 @@ def layer_gradients(f: nn.Module, x0: torch.Tensor, ts: torch.Tensor, loss: Loss
         x = x0.detach()
         for n in range(n_steps):
             theta = {k: v[n] for k, v in copies.items()}
-            x = x + (ts[n + 1] - ts[n]) * torch.func.functional_call(f, theta, (ts[n], x))
-        value = _check_loss_value(loss(x))
+            fx = torch.func.functional_call(f, theta, (ts[n], x))
+            if n == 0:  # no probe call: the first block's evaluation is checked
+                check_field_output("f", fx, x0)
+            x = x + (ts[n + 1] - ts[n]) * fx
+        value = check_loss_value(loss(x))
         names = list(copies)
         grads = torch.autograd.grad(value, [copies[k] for k in names], allow_unused=True)
     return {k: torch.zeros_like(copies[k]) if g is None else g.detach() for k, g in zip(names, grads, strict=True)}
@@ -153,7 +155,7 @@ def solver_gradients(
 
     Reference: Gholami, Keutzer & Biros, *ANODE* (2019); torchdiffeq issues #88, #100.
     """
-    _check_module("f", f)
+    check_module("f", f)
     check_state("x0", x0)
     check_callable("loss", loss)
     names = [k for k, _ in f.named_parameters()]
@@ -161,7 +163,7 @@ def solver_gradients(
     with torch.enable_grad():
         start = x0.detach().requires_grad_(True)
         xs = odeint(f, start, ts, method=method, rtol=rtol, atol=atol, adjoint=adjoint, options=options)
-        value = _check_loss_value(loss(xs[-1]))
+        value = check_loss_value(loss(xs[-1]))
         grads = torch.autograd.grad(value, [start, *params], allow_unused=True)
     filled = [torch.zeros_like(v) if g is None else g.detach() for v, g in zip([start, *params], grads, strict=True)]
     return filled[0], dict(zip(names, filled[1:], strict=True))

@@ -12,8 +12,8 @@ If the vector field commutes with a one-parameter linear group ``x ↦ e^{sG} x`
 
 Each Euler step ``x ↦ x + h f(t, x)`` (and each bias-free layer ``x ↦ φ(W x)`` for scaling)
 commutes with the same group, so backpropagation conserves the same charge *exactly*:
-``p_n · G x_n = p_{n+1} · G x_{n+1}``.  The fields below have these symmetries, and each
-has a ``symmetric=False``/bias/tanh control that breaks them.
+``p_n · G x_n = p_{n+1} · G x_{n+1}``.  The fields of :mod:`ctdepth_lib.fields` have these
+symmetries, and each has a ``symmetric=False``/bias/tanh control that breaks them.
 
 Trajectories are ``xs, ps`` of shape ``(N+1, d)`` or ``(N+1, batch, d)``, axis 0 the layer.
 
@@ -24,31 +24,20 @@ quantities of symplectic integrators); Arnold, *Mathematical Methods of Classica
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import torch
-from torch import nn
 
-from ._validate import check_callable, check_float_tensor, check_int, check_state
+from ._validate import check_direction, check_float_tensor, check_int, check_int_range
 
 __all__ = [
-    "ACTIVATIONS",
-    "FeedforwardNet",
-    "HomogeneousField",
-    "RotationEquivariantField",
-    "TranslationInvariantField",
     "angular_momentum",
     "charge_drift",
     "charge_drift_profile",
-    "layer_momenta",
     "noether_charge",
+    "relative_drift",
     "rotation_generator",
     "scaling_charge",
     "translation_charge",
 ]
-
-#: Activations of the example fields; ``relu`` and ``leaky_relu`` are positively homogeneous, ``tanh`` is not.
-ACTIVATIONS = ("relu", "leaky_relu", "tanh")
 
 
 # --------------------------------------------------------------------------- charges
@@ -69,24 +58,14 @@ def _check_generator(generator: torch.Tensor, d: int) -> None:
         raise ValueError(f"generator must be a square (d, d) matrix with d = {d}; got shape {tuple(generator.shape)}")
 
 
-def _check_direction(v: torch.Tensor, d: int) -> None:
-    check_float_tensor("v", v)
-    if v.shape != (d,):
-        raise ValueError(f"v must be a direction of shape (d,) = ({d},); got shape {tuple(v.shape)}")
-    if not bool((v != 0).any()):
-        raise ValueError("v must be a non-zero direction; got the zero vector")
-
-
 def rotation_generator(d: int, i: int = 0, j: int = 1, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The generator ``G = e_j e_iᵀ − e_i e_jᵀ`` of rotations in the ``(x_i, x_j)`` plane, shape ``(d, d)``.
 
     ``p · (G x) = x_i p_j − x_j p_i`` is the angular momentum of that plane.
     """
-    if isinstance(d, bool) or not isinstance(d, int) or d < 2:
-        raise ValueError(f"d must be an integer >= 2 (a rotation needs a plane); got {d!r}")
-    for name, k in (("i", i), ("j", j)):
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < d:
-            raise ValueError(f"{name} must be an index in [0, {d - 1}]; got {k!r}")
+    check_int("d", d, 2)  # a rotation needs a plane
+    check_int_range("i", i, 0, d - 1)
+    check_int_range("j", j, 0, d - 1)
     if i == j:
         raise ValueError(f"i and j must differ (a plane); got i = j = {i}")
     g = torch.zeros(d, d, dtype=dtype)
@@ -142,7 +121,7 @@ def translation_charge(ps: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     check_float_tensor("ps", ps)
     if ps.ndim not in (2, 3) or ps.shape[-1] == 0:
         raise ValueError(f"ps must have shape (N+1, d) or (N+1, batch, d); got shape {tuple(ps.shape)}")
-    _check_direction(v, ps.shape[-1])
+    check_direction("v", v, ps.shape[-1])
     return ps @ v
 
 
@@ -191,7 +170,7 @@ def charge_drift_profile(
     if generator is not None and v is not None:
         raise ValueError("generator and v: give at most one (a linear or a translation symmetry)")
     if v is not None:
-        _check_direction(v, d)
+        check_direction("v", v, d)
         q = ps @ v
         w = v.expand_as(xs)
     else:
@@ -204,6 +183,32 @@ def charge_drift_profile(
         raise ValueError("ps must not vanish along the whole trajectory (the charge has no scale); got |p||w| = 0")
     drift = (q - q[0]).abs() / scale
     return drift.reshape(drift.shape[0], -1).amax(dim=1)
+
+
+def relative_drift(values: torch.Tensor, scale: torch.Tensor) -> float:
+    """``max_b max_n |q_{n,b} − q_{0,b}| / s_b`` — the drift of a quantity per sample, relative to its size.
+
+    For a Hamiltonian ``H_n = p_n · f(x_n)`` the natural size is ``s_b = max_n |p_n||f(x_n)|``
+    (it bounds ``|H|``), as ``max_n |p_n||w_n|`` is for a charge (:func:`charge_drift_profile`,
+    which, unlike this function, uses one scale for the whole batch).
+
+    Args:
+        values: ``q``, shape ``(N+1,)`` or ``(N+1, batch)``.
+        scale: ``s``, shape ``()`` or ``(batch,)``, entries > 0.
+
+    Returns:
+        The drift as a Python float.
+    """
+    check_float_tensor("values", values)
+    check_float_tensor("scale", scale)
+    if values.ndim not in (1, 2) or scale.shape != values.shape[1:]:
+        raise ValueError(
+            f"values must be (N+1,) or (N+1, batch) and scale its per-sample shape {tuple(values.shape[1:])}; "
+            f"got shapes {tuple(values.shape)} and {tuple(scale.shape)}"
+        )
+    if not bool((scale > 0).all()):
+        raise ValueError("scale must be > 0 for every sample (a relative drift needs a size); got a zero entry")
+    return float(((values - values[0]).abs().amax(0) / scale).max())
 
 
 def charge_drift(
@@ -221,303 +226,3 @@ def charge_drift(
         The drift as a Python float (0 for an exactly conserved charge, up to rounding).
     """
     return float(charge_drift_profile(xs, ps, generator=generator, v=v).max())
-
-
-# --------------------------------------------------------------------------- momenta of layered maps
-
-
-def layer_momenta(
-    steps: Sequence[Callable[[torch.Tensor], torch.Tensor]],
-    x0: torch.Tensor,
-    loss: Callable[[torch.Tensor], torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """States and momenta ``p_n = ∂L/∂x_n`` of a general layered map ``x_{n+1} = Φ_n(x_n)``.
-
-    The layers are any callables (feedforward layers ``φ(W_n x)``, Runge–Kutta blocks, …);
-    ``L = loss(x_N)``, ``p_N = ∇loss(x_N)`` and ``p_n = p_{n+1} ∂Φ_n/∂x(x_n)``, one
-    vector–Jacobian product per layer (``torch.func.vjp``).  For residual layers
-    ``Φ_n(x) = x + h f(t_n, x)`` this is :func:`ctdepth_lib.backprop_momenta`.
-
-    Args:
-        steps: ``N ≥ 1`` layer maps, each returning a tensor of its input's shape.
-        x0: ``(d,)`` or ``(batch, d)``.
-        loss: ``x_N ↦`` scalar (for a batch, the sum of per-sample losses).
-
-    Returns:
-        ``(xs, ps)`` of shape ``(N+1, *x0.shape)``, detached.
-    """
-    check_state("x0", x0)
-    check_callable("loss", loss)
-    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) == 0:
-        raise ValueError(f"steps must be a non-empty sequence of layer maps x -> x'; got {type(steps).__name__}")
-    for k, step in enumerate(steps):
-        if not callable(step):
-            raise TypeError(f"steps[{k}] must be callable as steps[{k}](x); got {type(step).__name__}")
-    x = x0.detach()
-    xs, pulls = [x], []
-    for k, step in enumerate(steps):
-        out, pull = torch.func.vjp(step, x)
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            raise ValueError(
-                f"steps[{k}] must return a tensor of its input's shape {tuple(x.shape)}; got {type(out).__name__} "
-                f"of shape {tuple(getattr(out, 'shape', ()))}"
-            )
-        xs.append(out.detach())
-        pulls.append(pull)
-        x = out.detach()
-    with torch.enable_grad():
-        xn = x.detach().requires_grad_(True)
-        value = _check_loss_value(loss(xn))
-        (p,) = torch.autograd.grad(value, xn, allow_unused=True) if value.requires_grad else (None,)
-    p = torch.zeros_like(x) if p is None else p.detach()
-    ps = [p]
-    for pull in reversed(pulls):
-        (p,) = pull(p)
-        ps.append(p.detach())
-    return torch.stack(xs), torch.stack(ps[::-1])
-
-
-# --------------------------------------------------------------------------- symmetric fields
-
-
-def _check_loss_value(value: object) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"loss(x_N) must return a floating-point torch.Tensor (a scalar); got {type(value).__name__}")
-    if value.numel() != 1:
-        raise ValueError(f"loss(x_N) must return a scalar (use the sum over a batch); got shape {tuple(value.shape)}")
-    return value.reshape(())
-
-
-def _check_activation(activation: object) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}; got {activation!r}")
-    return str(activation)
-
-
-def _activation(name: str, negative_slope: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    if name == "relu":
-        return torch.relu
-    if name == "leaky_relu":
-        return lambda z: torch.nn.functional.leaky_relu(z, negative_slope)
-    return torch.tanh
-
-
-class _Seeded(nn.Module):
-    def __init__(self, seed: int, scale: float) -> None:
-        super().__init__()
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
-            raise ValueError(f"scale must be a number > 0; got {scale!r}")
-        self._gen = torch.Generator().manual_seed(int(seed))
-        self._scale = float(scale)
-
-    def _draw(self, *shape: int, fan_in: int) -> nn.Parameter:
-        w = torch.randn(*shape, generator=self._gen, dtype=torch.float64) * (self._scale / fan_in**0.5)
-        return nn.Parameter(w)
-
-
-class HomogeneousField(_Seeded):
-    """``f(t, x) = A(t) φ(B(t) x + b_in) + b_out`` with ``A(t) = A_0 + t A_1``, ``B(t) = B_0 + t B_1``.
-
-    With ``bias=False`` and ``φ`` = ReLU or leaky ReLU, ``f(t, c x) = c f(t, x)`` for every
-    ``c > 0``: positively homogeneous of degree 1 in ``x`` at every ``t`` (time dependence
-    allowed), so ``p · x`` is conserved (claim N1).  ``bias=True`` or ``activation="tanh"``
-    are the controls that break the symmetry.
-
-    Shapes: ``x`` is ``(d,)`` or ``(batch, d)``, ``t`` a 0-d tensor; the output has ``x``'s shape.
-
-    Args:
-        d: state dimension ≥ 1; width: hidden width ≥ 1.
-        activation: one of :data:`ACTIVATIONS`; negative_slope: of leaky ReLU.
-        bias: add the biases ``b_in``, ``b_out`` (breaks homogeneity).
-        time_dependent: include ``t A_1``, ``t B_1``.
-        seed: seed of the weights (the global RNG is untouched); scale: size of the weights.
-    """
-
-    def __init__(
-        self,
-        d: int,
-        width: int = 16,
-        *,
-        activation: str = "relu",
-        negative_slope: float = 0.2,
-        bias: bool = False,
-        time_dependent: bool = True,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__(seed, scale)
-        check_int("d", d, 1)
-        check_int("width", width, 1)
-        self.activation = _check_activation(activation)
-        self._phi = _activation(self.activation, float(negative_slope))
-        self.a0, self.b0 = self._draw(d, width, fan_in=width), self._draw(width, d, fan_in=d)
-        self.a1, self.b1 = self._draw(d, width, fan_in=width), self._draw(width, d, fan_in=d)
-        self.bias_in, self.bias_out = self._draw(width, fan_in=1), self._draw(d, fan_in=1)
-        self.bias, self.time_dependent = bool(bias), bool(time_dependent)
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``A(t) φ(B(t) x [+ b_in]) [+ b_out]``."""
-        tt = t if self.time_dependent else torch.zeros_like(t)
-        a, b = self.a0 + tt * self.a1, self.b0 + tt * self.b1
-        z = x @ b.mT
-        if self.bias:
-            z = z + self.bias_in
-        out = self._phi(z) @ a.mT
-        return out + self.bias_out if self.bias else out
-
-
-class TranslationInvariantField(_Seeded):
-    """``f(t, x) = W_2 tanh(W_1 P x + t u + b_1) + b_2`` with ``P = I − v vᵀ/|v|²`` (``symmetric=True``).
-
-    ``P v = 0``, so ``f(t, x + s v) = f(t, x)`` for all ``s`` and ``p · v`` is conserved
-    (claim N2).  ``symmetric=False`` uses ``P = I`` (the control).
-
-    Args:
-        d: state dimension ≥ 2; v: the direction ``(d,)`` (default ``e_0``).
-        width, seed, scale: as for :class:`HomogeneousField`.
-    """
-
-    def __init__(
-        self,
-        d: int,
-        v: torch.Tensor | None = None,
-        width: int = 16,
-        *,
-        symmetric: bool = True,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__(seed, scale)
-        check_int("d", d, 2)
-        check_int("width", width, 1)
-        if v is None:
-            v = torch.zeros(d, dtype=torch.float64)
-            v[0] = 1.0
-        _check_direction(v, d)
-        v = v.to(torch.float64)
-        self.register_buffer("v", v)
-        proj = torch.eye(d, dtype=torch.float64) - torch.outer(v, v) / (v @ v)
-        self.register_buffer("proj", proj if symmetric else torch.eye(d, dtype=torch.float64))
-        self.symmetric = bool(symmetric)
-        self.w1, self.u, self.b1 = (
-            self._draw(width, d, fan_in=d),
-            self._draw(width, fan_in=1),
-            self._draw(width, fan_in=1),
-        )
-        self.w2, self.b2 = self._draw(d, width, fan_in=width), self._draw(d, fan_in=width)
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``W_2 tanh(W_1 P x + t u + b_1) + b_2``."""
-        hidden = torch.tanh(x @ (self.w1 @ self.proj).mT + t * self.u + self.b1)
-        return hidden @ self.w2.mT + self.b2
-
-
-class RotationEquivariantField(_Seeded):
-    """A field equivariant under rotations of the ``(x_i, x_j)`` plane (``symmetric=True``).
-
-    Write ``z = (x_i, x_j)`` and ``w`` for the other coordinates.  From the rotation
-    invariants ``s = (|z|², w)`` an MLP gives ``(α, β, γ) = W_2 tanh(W_1 s + t u + b_1) + b_2``, and
-    ``f_z = α z + β J z`` (``J`` the quarter turn), ``f_w = γ``.  Then ``f(t, R x) = R f(t, x)`` for
-    every rotation ``R`` of the plane, and the angular momentum ``x_i p_j − x_j p_i`` is conserved
-    (claim N3).  ``symmetric=False`` (the control) also feeds ``x_i`` itself to the MLP.
-
-    Args:
-        d: state dimension ≥ 2; i, j: the plane (distinct indices).
-        width, seed, scale: as for :class:`HomogeneousField`.
-    """
-
-    def __init__(
-        self,
-        d: int,
-        i: int = 0,
-        j: int = 1,
-        width: int = 16,
-        *,
-        symmetric: bool = True,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__(seed, scale)
-        rotation_generator(check_int("d", d, 2), i, j)  # validates the plane
-        check_int("width", width, 1)
-        self.d, self.i, self.j, self.symmetric = d, i, j, bool(symmetric)
-        self._rest = [k for k in range(d) if k not in (i, j)]
-        n_in = d - 1 + (0 if symmetric else 1)
-        n_out = 2 + (d - 2)
-        self.w1, self.u, self.b1 = (
-            self._draw(width, n_in, fan_in=n_in),
-            self._draw(width, fan_in=1),
-            self._draw(width, fan_in=1),
-        )
-        self.w2, self.b2 = self._draw(n_out, width, fan_in=width), self._draw(n_out, fan_in=width)
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``(α z + β J z, γ)`` placed back at the coordinates ``(i, j)`` and the rest."""
-        zi, zj = x[..., self.i], x[..., self.j]
-        rest = x[..., self._rest]
-        feats = [(zi * zi + zj * zj).unsqueeze(-1), rest]
-        if not self.symmetric:
-            feats.append(zi.unsqueeze(-1))
-        s = torch.cat(feats, dim=-1)
-        out = torch.tanh(s @ self.w1.mT + t * self.u + self.b1) @ self.w2.mT + self.b2
-        alpha, beta, gamma = out[..., 0], out[..., 1], out[..., 2:]
-        fi = alpha * zi - beta * zj
-        fj = alpha * zj + beta * zi
-        cols = [torch.zeros_like(zi)] * self.d
-        cols[self.i], cols[self.j] = fi, fj
-        for k, col in zip(self._rest, gamma.unbind(-1), strict=True):
-            cols[k] = col
-        return torch.stack(cols, dim=-1)
-
-
-class FeedforwardNet(_Seeded):
-    """A feedforward network ``x_{n+1} = φ(W_n x_n [+ b_n])``, ``n = 0, …, depth − 1``, square ``W_n``.
-
-    With ``bias=False`` and ``φ`` = ReLU or leaky ReLU every layer is positively homogeneous,
-    so backprop conserves ``p · x`` exactly: ``∇_{x_0}L · x_0 = ∇ℓ(x_N) · x_N`` (claim N1).
-    ``W_n`` has i.i.d. normal entries of variance ``scale²/d``.
-
-    Args:
-        d: width of every layer ≥ 1; depth: number of layers ≥ 1.
-        activation: one of :data:`ACTIVATIONS`; negative_slope: of leaky ReLU.
-        bias: add biases ``b_n`` (the control).
-        seed, scale: as for :class:`HomogeneousField`.
-    """
-
-    def __init__(
-        self,
-        d: int,
-        depth: int,
-        *,
-        activation: str = "leaky_relu",
-        negative_slope: float = 0.2,
-        bias: bool = False,
-        seed: int = 0,
-        scale: float = 1.4,
-    ) -> None:
-        super().__init__(seed, scale)
-        check_int("d", d, 1)
-        check_int("depth", depth, 1)
-        self.activation = _check_activation(activation)
-        self._phi = _activation(self.activation, float(negative_slope))
-        self.weights = nn.ParameterList([self._draw(d, d, fan_in=d) for _ in range(depth)])
-        self.biases = nn.ParameterList([self._draw(d, fan_in=1) for _ in range(depth)])
-        self.bias = bool(bias)
-
-    def steps(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
-        """The layer maps ``x ↦ φ(W_n x [+ b_n])``, ready for :func:`layer_momenta`."""
-
-        def layer(n: int) -> Callable[[torch.Tensor], torch.Tensor]:
-            def step(x: torch.Tensor) -> torch.Tensor:
-                z = x @ self.weights[n].mT
-                return self._phi(z + self.biases[n] if self.bias else z)
-
-            return step
-
-        return [layer(n) for n in range(len(self.weights))]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x_N`` for ``x`` of shape ``(d,)`` or ``(batch, d)``."""
-        for step in self.steps():
-            x = step(x)
-        return x

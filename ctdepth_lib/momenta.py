@@ -12,11 +12,11 @@ residual network ``x_{n+1} = x_n + h f(t_n, x_n)`` gives
 ``p_n = p_{n+1}(I + h f_x(t_n, x_n))``: the symplectic Euler method for these
 equations (Sanz-Serna, SIAM Review 2016).
 
-The module also holds references that use neither autograd's vector–Jacobian product nor
-torchdiffeq, to check the above against: :func:`fd_momentum` (central differences of the loss,
-re-solved with SciPy's DOP853), :func:`hamiltonian_gradient_fd` and
-:func:`hamiltonian_time_rate_fd` (central differences of ``H``), and the forward tangent
-sequence :func:`tangent_unroll` that the backprop momenta pair with exactly.
+For a general layered map ``x_{n+1} = Φ_n(x_n)`` (feedforward layers, Runge–Kutta blocks)
+:func:`layer_momenta` gives the same ``p_n``; the forward tangent sequence
+:func:`tangent_unroll` pairs with the backprop momenta exactly.  The references that use
+neither autograd's vector–Jacobian product nor torchdiffeq live in
+:mod:`ctdepth_lib.finite_differences`.
 
 Batches: for ``x0`` of shape ``(batch, d)`` the loss is a scalar of the whole
 batch (e.g. the *sum* of per-sample losses); then ``p[b] = ∂L/∂x[b]``, which for
@@ -25,18 +25,19 @@ a sum is the per-sample gradient, because samples do not interact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 
+from ._stepping import unroll
+from ._typing import Field, Loss
 from ._validate import (
-    Field,
     check_callable,
     check_field_output,
-    check_float_tensor,
+    check_first_output,
+    check_loss_value,
+    check_momentum,
     check_positive,
     check_state,
     check_time_grid,
@@ -47,16 +48,14 @@ from .solvers import odeint
 __all__ = [
     "adjoint_momenta",
     "backprop_momenta",
-    "fd_momentum",
     "hamiltonian",
     "hamiltonian_flow",
-    "hamiltonian_gradient_fd",
-    "hamiltonian_time_rate_fd",
+    "joint_field",
+    "joint_field_functional",
+    "layer_momenta",
     "modified_hamiltonian",
     "tangent_unroll",
 ]
-
-Loss = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _as_time(name: str, t: Any, like: torch.Tensor) -> torch.Tensor:
@@ -69,30 +68,15 @@ def _as_time(name: str, t: Any, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(t), dtype=like.dtype, device=like.device)
 
 
-def _check_momentum(name: str, p: Any, x: torch.Tensor) -> torch.Tensor:
-    check_float_tensor(name, p)
-    if p.shape != x.shape:
-        raise ValueError(f"{name} must have the shape of x {tuple(x.shape)}; got shape {tuple(p.shape)}")
-    if p.dtype != x.dtype:
-        raise TypeError(f"{name} must have the dtype of x ({x.dtype}); got {p.dtype}")
-    return p
+def _terminal_momentum(loss: Loss, x: torch.Tensor) -> torch.Tensor:
+    """``p_N = ∇ℓ(x_N)``, the state gradient of the loss (shape of ``x``), validating that ``loss`` returns a scalar.
 
-
-def _check_loss_value(value: Any) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"loss(x_N) must return a torch.Tensor (a scalar); got {type(value).__name__}")
-    if value.numel() != 1:
-        raise ValueError(f"loss(x_N) must return a scalar (use the sum over a batch); got shape {tuple(value.shape)}")
-    if not value.is_floating_point():
-        raise TypeError(f"loss(x_N) must return a floating-point scalar; got dtype {value.dtype}")
-    return value.reshape(())
-
-
-def _loss_gradient(loss: Loss, x: torch.Tensor) -> torch.Tensor:
-    """``∇ℓ(x)`` (shape of ``x``), validating that ``loss`` returns a scalar."""
+    (A gradient with respect to the *state*; :func:`ctdepth_lib.loss_gradient` is the one with
+    respect to the parameters.)
+    """
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
-        value = _check_loss_value(loss(xg))
+        value = check_loss_value(loss(xg))
         if not value.requires_grad:
             return torch.zeros_like(x)
         (g,) = torch.autograd.grad(value, xg, allow_unused=True)
@@ -115,7 +99,7 @@ def hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: torch.Ten
     """
     check_callable("f", f)
     check_state("x", x)
-    _check_momentum("p", p, x)
+    check_momentum("p", p, x)
     tt = _as_time("t", t, x)
     fx = f(tt, x)
     check_field_output("f", fx, x)
@@ -146,7 +130,7 @@ def modified_hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: 
     """
     check_callable("f", f)
     check_state("x", x)
-    _check_momentum("p", p, x)
+    check_momentum("p", p, x)
     tt = _as_time("t", t, x)
     check_positive("h", h)
     fx = f(tt, x)
@@ -190,9 +174,9 @@ def backprop_momenta(f: Field, x0: torch.Tensor, ts: torch.Tensor, loss: Loss) -
         start = x0.detach().requires_grad_(True)
         xs = resnet_unroll(recording, start, ts)
         x_last = xs[-1]
-        value = _check_loss_value(loss(x_last))
-        # The Euler unroll evaluates f once at each x_0, …, x_{N-1} (after one validation call).
-        hidden = seen[-n_steps:]
+        value = check_loss_value(loss(x_last))
+        # The Euler unroll evaluates f exactly once at each of x_0, …, x_{N-1}.
+        hidden = seen
         if value.requires_grad:
             grads = torch.autograd.grad(value, [*hidden, x_last], allow_unused=True)
         else:
@@ -201,8 +185,61 @@ def backprop_momenta(f: Field, x0: torch.Tensor, ts: torch.Tensor, loss: Loss) -
     return xs.detach(), ps
 
 
-def _joint_field(f: Field, d: int) -> Field:
-    """The Hamiltonian vector field ``(f, −p f_x)`` on ``z = [x, p]`` (last axis ``2d``)."""
+def layer_momenta(
+    steps: Sequence[Callable[[torch.Tensor], torch.Tensor]],
+    x0: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """States and momenta ``p_n = ∂L/∂x_n`` of a general layered map ``x_{n+1} = Φ_n(x_n)``.
+
+    The layers are any callables (feedforward layers ``φ(W_n x)``, Runge–Kutta blocks, …);
+    ``L = loss(x_N)``, ``p_N = ∇loss(x_N)`` and ``p_n = p_{n+1} ∂Φ_n/∂x(x_n)``, one
+    vector–Jacobian product per layer (``torch.func.vjp``).  For residual layers
+    ``Φ_n(x) = x + h f(t_n, x)`` this is :func:`ctdepth_lib.backprop_momenta`.
+
+    Args:
+        steps: ``N ≥ 1`` layer maps, each returning a tensor of its input's shape.
+        x0: ``(d,)`` or ``(batch, d)``.
+        loss: ``x_N ↦`` scalar (for a batch, the sum of per-sample losses).
+
+    Returns:
+        ``(xs, ps)`` of shape ``(N+1, *x0.shape)``, detached.
+    """
+    check_state("x0", x0)
+    check_callable("loss", loss)
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise ValueError(f"steps must be a non-empty sequence of layer maps x -> x'; got {type(steps).__name__}")
+    for k, step in enumerate(steps):
+        if not callable(step):
+            raise TypeError(f"steps[{k}] must be callable as steps[{k}](x); got {type(step).__name__}")
+    x = x0.detach()
+    xs, pulls = [x], []
+    for k, step in enumerate(steps):
+        out, pull = torch.func.vjp(step, x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            raise ValueError(
+                f"steps[{k}] must return a tensor of its input's shape {tuple(x.shape)}; got {type(out).__name__} "
+                f"of shape {tuple(getattr(out, 'shape', ()))}"
+            )
+        xs.append(out.detach())
+        pulls.append(pull)
+        x = out.detach()
+    p = _terminal_momentum(loss, x)
+    ps = [p]
+    for pull in reversed(pulls):
+        (p,) = pull(p)
+        ps.append(p.detach())
+    return torch.stack(xs), torch.stack(ps[::-1])
+
+
+# --------------------------------------------------------------------------- the Hamiltonian vector field
+# Two implementations of ``F(t, z) = (∂H/∂p, −∂H/∂x) = (f(t, x), −p f_x(t, x))`` on ``z = [x, p]``:
+# ``joint_field`` for solvers (plain autograd, detached output: cheap per call) and
+# ``joint_field_functional`` for ``jacrev``/``vmap`` (the variational equation needs ``F_z``).
+
+
+def joint_field(f: Field, d: int) -> Field:
+    """The Hamiltonian vector field ``(f, −p f_x)`` on ``z = [x, p]`` (last axis ``2d``), for solvers."""
 
     def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # One reverse-mode vector-Jacobian product for the whole batch (plain autograd: it avoids
@@ -212,6 +249,18 @@ def _joint_field(f: Field, d: int) -> Field:
             fx = f(t, x)
             (pfx,) = torch.autograd.grad(fx, x, grad_outputs=z[..., d:].detach())
         return torch.cat([fx.detach(), -pfx], dim=-1)
+
+    return field
+
+
+def joint_field_functional(f: Field, d: int) -> Field:
+    """``F(t, z) = (f(t, x), −p f_x(t, x))`` on ``z = [x, p]``, written with ``torch.func.vjp`` so that
+    ``jacrev``/``vmap`` can differentiate it (the variational equation needs ``F_z``)."""
+
+    def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        fx, pull = torch.func.vjp(lambda y: f(t, y), z[..., :d])
+        (pfx,) = pull(z[..., d:])
+        return torch.cat([fx, -pfx], dim=-1)
 
     return field
 
@@ -246,14 +295,14 @@ def hamiltonian_flow(
     """
     check_callable("f", f)
     check_state("x0", x0)
-    _check_momentum("p0", p0, x0)
+    check_momentum("p0", p0, x0)
     check_time_grid("ts", ts, like=x0)
     check_positive("rtol", rtol)
     check_positive("atol", atol)
-    check_field_output("f", f(ts[0], x0.detach()), x0)
     d = x0.shape[-1]
     z0 = torch.cat([x0.detach(), p0.detach()], dim=-1)
-    zs = odeint(_joint_field(f, d), z0, ts, method=method, rtol=rtol, atol=atol, options=options)
+    field = joint_field(check_first_output("f", f, x0), d)
+    zs = odeint(field, z0, ts, method=method, rtol=rtol, atol=atol, options=options)
     zs = zs.detach()
     return zs[..., :d], zs[..., d:]
 
@@ -292,95 +341,9 @@ def adjoint_momenta(
     check_positive("atol", atol)
     with torch.no_grad():
         xs = odeint(f, x0.detach(), ts, rtol=rtol, atol=atol).detach()
-    p_final = _loss_gradient(loss, xs[-1])
+    p_final = _terminal_momentum(loss, xs[-1])
     _, ps_rev = hamiltonian_flow(f, xs[-1], p_final, ts.flip(0), rtol=rtol, atol=atol)
     return xs, ps_rev.flip(0)
-
-
-def _check_trajectory(ts: Any, xs: Any, ps: Any) -> None:
-    """``ts: (M,)``, ``xs, ps: (M, d)`` or ``(M, batch, d)`` of one dtype."""
-    check_float_tensor("xs", xs)
-    if xs.ndim not in (2, 3) or xs.shape[-1] == 0:
-        raise ValueError(f"xs must have shape (M, d) or (M, batch, d); got shape {tuple(xs.shape)}")
-    _check_momentum("ps", ps, xs)
-    check_float_tensor("ts", ts)
-    if ts.ndim != 1 or ts.shape[0] != xs.shape[0]:
-        raise ValueError(f"ts must be 1-D with one time per row of xs ({xs.shape[0]}); got shape {tuple(ts.shape)}")
-    if ts.dtype != xs.dtype:
-        raise TypeError(f"ts must have the dtype of xs ({xs.dtype}); got {ts.dtype}")
-
-
-def hamiltonian_gradient_fd(
-    f: Field, ts: torch.Tensor, xs: torch.Tensor, ps: torch.Tensor, *, eps: float = 1e-5
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``∂H/∂x`` and ``∂H/∂p`` of ``H = p · f(t, x)`` by central finite differences (no autograd).
-
-    ``∂H/∂x_i ≈ [H(t, x + ε e_i, p) − H(t, x − ε e_i, p)] / (2ε)`` and likewise in ``p``
-    (where ``H`` is linear, so the difference is exact up to rounding); truncation error
-    ``O(ε²)``, rounding ``O(u/ε)``.  An independent reference for the vector–Jacobian
-    product ``p f_x`` that the adjoint solvers use.  All ``2d`` perturbations of all points
-    of a time ``t_m`` are evaluated in one call of ``f``.
-
-    Args:
-        f: vector field ``f(t, x)`` accepting ``(batch, d)``.
-        ts: times, shape ``(M,)``.
-        xs, ps: states and momenta, shape ``(M, d)`` or ``(M, batch, d)``.
-        eps: the difference step (> 0).
-
-    Returns:
-        ``(H_x, H_p)``, both of the shape of ``xs``.
-
-    Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
-    """
-    check_callable("f", f)
-    _check_trajectory(ts, xs, ps)
-    check_positive("eps", eps)
-    d = xs.shape[-1]
-    shape = xs.shape[1:]
-    steps = eps * torch.eye(d, dtype=xs.dtype, device=xs.device)  # (d, d): row i is ε e_i
-    h_x, h_p = [], []
-    with torch.no_grad():
-        for t, x, p in zip(ts, xs.detach(), ps.detach(), strict=True):
-            xb, pb = x.reshape(-1, d), p.reshape(-1, d)  # (B, d)
-            shifted = torch.cat([xb[None] + steps[:, None], xb[None] - steps[:, None]])  # (2d, B, d)
-            fs = f(t, shifted.reshape(-1, d)).reshape(2 * d, -1, d)
-            ham = (pb[None] * fs).sum(-1)  # (2d, B)
-            h_x.append(((ham[:d] - ham[d:]) / (2 * eps)).T.reshape(shape))
-            f0 = f(t, xb)
-            ham_p = ((pb[None] + steps[:, None]) * f0[None]).sum(-1) - ((pb[None] - steps[:, None]) * f0[None]).sum(-1)
-            h_p.append((ham_p / (2 * eps)).T.reshape(shape))
-    return torch.stack(h_x), torch.stack(h_p)
-
-
-def hamiltonian_time_rate_fd(
-    f: Field, ts: torch.Tensor, xs: torch.Tensor, ps: torch.Tensor, *, eps: float = 1e-5
-) -> torch.Tensor:
-    """The explicit time derivative ``∂H/∂t = p · ∂_t f(t, x)`` by central differences in ``t``.
-
-    ``∂H/∂t ≈ p · [f(t + ε, x) − f(t − ε, x)] / (2ε)`` with ``x``, ``p`` held fixed.  Along
-    a solution of Hamilton's equations ``dH/dt = ∂H/∂t``, so
-    ``H(t) − H(t_0) = ∫_{t_0}^t p · ∂_s f ds`` (claim H1-control).
-
-    Args:
-        f: vector field ``f(t, x)``.
-        ts: times, shape ``(M,)``.
-        xs, ps: shape ``(M, d)`` or ``(M, batch, d)``.
-        eps: the difference step in time (> 0).
-
-    Returns:
-        Shape ``(M,)`` or ``(M, batch)``.
-
-    Reference: Arnold, *Mathematical Methods of Classical Mechanics*, 2nd ed., §45 (dH/dt = ∂H/∂t).
-    """
-    check_callable("f", f)
-    _check_trajectory(ts, xs, ps)
-    check_positive("eps", eps)
-    rates = []
-    with torch.no_grad():
-        for t, x, p in zip(ts, xs.detach(), ps.detach(), strict=True):
-            df = (f(t + eps, x) - f(t - eps, x)) / (2 * eps)
-            rates.append((p * df).sum(-1))
-    return torch.stack(rates)
 
 
 def tangent_unroll(f: Field, x0: torch.Tensor, v0: torch.Tensor, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -404,13 +367,13 @@ def tangent_unroll(f: Field, x0: torch.Tensor, v0: torch.Tensor, ts: torch.Tenso
     """
     check_callable("f", f)
     check_state("x0", x0)
-    _check_momentum("v0", v0, x0)
+    check_momentum("v0", v0, x0)
     check_time_grid("ts", ts, like=x0)
-    check_field_output("f", f(ts[0], x0.detach()), x0)
-    x, v = x0.detach(), v0.detach()
-    xs, vs = [x], [v]
-    for n in range(ts.numel() - 1):
-        t, h = ts[n], ts[n + 1] - ts[n]
+    f = check_first_output("f", f, x0)  # no probe call: the first layer's evaluation is checked
+
+    def step(t: torch.Tensor, t_next: torch.Tensor, xv: torch.Tensor) -> torch.Tensor:
+        x, v = xv[0], xv[1]
+        h = t_next - t
         # J v as the derivative in u of the vector–Jacobian product u J (double backward, as
         # torch.autograd.functional.jvp does): a few times cheaper per layer than torch.func.jvp here.
         with torch.enable_grad():
@@ -423,75 +386,7 @@ def tangent_unroll(f: Field, x0: torch.Tensor, v0: torch.Tensor, ts: torch.Tenso
                 if uj is not None and uj.requires_grad:
                     (jv,) = torch.autograd.grad(uj, u, grad_outputs=v, allow_unused=True)
         jv = torch.zeros_like(v) if jv is None else jv
-        x, v = (x + h * fx).detach(), (v + h * jv).detach()
-        xs.append(x)
-        vs.append(v)
-    return torch.stack(xs), torch.stack(vs)
+        return torch.stack([(x + h * fx).detach(), (v + h * jv).detach()])
 
-
-def fd_momentum(
-    f: Field,
-    t0: float,
-    t1: float,
-    x: torch.Tensor,
-    sample_loss: Callable[[torch.Tensor], torch.Tensor],
-    *,
-    eps: float = 1e-4,
-    rtol: float = 1e-13,
-    atol: float = 1e-13,
-) -> torch.Tensor:
-    """``∂L/∂x(t0)`` by central finite differences of the loss, re-solving the ODE with SciPy's DOP853.
-
-    ``p_i ≈ [L(x + ε e_i) − L(x − ε e_i)] / (2ε)``, where ``L(ξ) = ℓ(x(t1))`` and ``x(t)``
-    solves ``dx/dt = f(t, x)`` from ``x(t0) = ξ`` with ``scipy.integrate.solve_ivp(method="DOP853")``:
-    a reference for the momentum independent of torchdiffeq and of autograd.  For a batch
-    ``x: (B, d)`` the samples do not interact, so all ``2d`` perturbations of all samples are
-    one solve of a ``2d·B·d``-dimensional system and ``p[b] = ∂ℓ_b/∂x[b]``.  Error
-    ``O(ε²)`` (truncation) plus ``O(tol/ε)`` (the solver).
-
-    Args:
-        f: vector field ``f(t, x)`` accepting ``(batch, d)``.
-        t0, t1: start and end of the re-solve (``t1 != t0``).
-        x: the state at ``t0``, ``(d,)`` or ``(batch, d)``, float64.
-        sample_loss: maps ``(batch, d)`` to the per-sample losses ``(batch,)``.
-        eps: the difference step (> 0).
-        rtol, atol: DOP853 tolerances (> 0).
-
-    Returns:
-        The momentum, shape of ``x``.
-
-    Reference: Hairer, Nørsett & Wanner, *Solving Ordinary Differential Equations I*, §II.10 (DOP853).
-    """
-    check_callable("f", f)
-    check_state("x", x)
-    if x.dtype != torch.float64:
-        raise TypeError(f"x must be float64 (the reference runs in double precision); got {x.dtype}")
-    check_callable("sample_loss", sample_loss)
-    for name, value in (("t0", t0), ("t1", t1)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-            raise TypeError(f"{name} must be a finite real number; got {value!r}")
-    if t0 == t1:
-        raise ValueError(f"t1 must differ from t0; got t0 = t1 = {t0!r}")
-    check_positive("eps", eps)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
-    d = x.shape[-1]
-    xb = x.detach().reshape(-1, d)
-    steps = eps * torch.eye(d, dtype=x.dtype)
-    starts = torch.cat([xb[None] + steps[:, None], xb[None] - steps[:, None]]).reshape(-1, d)  # (2d·B, d)
-
-    def rhs(t: float, y: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            out = f(torch.tensor(t, dtype=x.dtype), torch.from_numpy(y).reshape(-1, d))
-        return out.numpy().ravel()
-
-    sol = solve_ivp(rhs, (float(t0), float(t1)), starts.numpy().ravel(), method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"solve_ivp(DOP853) failed: {sol.message}")
-    ends = torch.from_numpy(sol.y[:, -1].copy()).reshape(2 * d, -1, d)
-    with torch.no_grad():
-        values = torch.stack([sample_loss(e) for e in ends])  # (2d, B)
-    if values.shape != (2 * d, xb.shape[0]):
-        raise ValueError(f"sample_loss must map (batch, d) to (batch,); got shape {tuple(values.shape[1:])}")
-    grad = ((values[:d] - values[d:]) / (2 * eps)).T  # (B, d)
-    return grad.reshape(x.shape)
+    xvs = unroll(step, torch.stack([x0.detach(), v0.detach()]), ts)
+    return xvs[:, 0], xvs[:, 1]

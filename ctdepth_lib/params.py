@@ -21,7 +21,8 @@ class Param:
 
     ``kind`` is ``int``, ``float``, ``str`` or ``bool``; numbers may have a
     lower bound ``low`` and upper bound ``high`` (inclusive, or exclusive with
-    ``low_open``), strings a tuple of ``choices``.
+    ``low_open``), strings a tuple of ``choices``; ``power_of_two`` asks an
+    integer to be ``2**k`` (the depths of a halving-step convergence study).
     """
 
     kind: type
@@ -30,6 +31,7 @@ class Param:
     low_open: bool = False
     choices: tuple[Any, ...] | None = None
     help: str = ""
+    power_of_two: bool = False
 
     def describe(self) -> str:
         """The allowed range as text, e.g. ``int in [1, 4096]``."""
@@ -39,7 +41,8 @@ class Param:
         hi = "inf" if self.high is None else _num(self.high)
         left = "(" if self.low_open or self.low is None else "["
         right = ")" if self.high is None else "]"
-        return f"{self.kind.__name__} in {left}{lo}, {hi}{right}"
+        two = ", a power of two" if self.power_of_two else ""
+        return f"{self.kind.__name__} in {left}{lo}, {hi}{right}{two}"
 
 
 def _num(value: float) -> str:
@@ -69,6 +72,8 @@ def _check_one(name: str, value: Any, p: Param) -> Any:
         raise ValueError(f"parameter {name} must be {p.describe()}; got {value!r}")
     if p.high is not None and value > p.high:
         raise ValueError(f"parameter {name} must be {p.describe()}; got {value!r}")
+    if p.power_of_two and (value < 1 or value & (value - 1)):
+        raise ValueError(f"parameter {name} must be a power of two; got {value!r}")
     return value
 
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.legend import Legend
 
-__all__ = ["COLORS", "DASHES", "legend_outside", "log_floor", "reference_slope", "use_style"]
+__all__ = ["COLORS", "DASHES", "legend_above", "legend_outside", "log_floor", "reference_slope", "use_style"]
 
 #: One colour per method, the same in every chapter.
 COLORS: dict[str, str] = {
@@ -79,19 +80,33 @@ def use_style() -> None:
 
 
 def reference_slope(
-    ax: Axes, hs: Sequence[float], errors: Sequence[float], order: float, *, label: str | None = None
+    ax: Axes,
+    hs: Sequence[float],
+    errors: Sequence[float],
+    order: float,
+    *,
+    label: str | None = None,
+    ls: str = "--",
 ) -> None:
-    """Draw a dashed ``C h^order`` line through the geometric middle of ``(hs, errors)``."""
+    """Draw a black ``C h^order`` line (line style ``ls``) through the geometric middle of ``(hs, errors)``.
+
+    Give each of several reference slopes on one axes its own ``ls`` (``"--"``, ``"-."``, ``":"``).
+    """
     h = np.asarray(hs, dtype=float)
     e = np.asarray(errors, dtype=float)
     mid = len(h) // 2
     c = e[mid] / h[mid] ** order
-    ax.loglog(h, c * h**order, "k--", lw=1, alpha=0.6, label=label or f"slope {order:g}")
+    ax.loglog(h, c * h**order, color="k", ls=ls, lw=1, alpha=0.6, label=label or f"slope {order:g}")
 
 
 def legend_outside(ax: Axes, **kwargs: object) -> None:
     """Put ``ax``'s legend to the right of the axes, where it cannot cover data."""
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)  # type: ignore[arg-type]
+
+
+def legend_above(ax: Axes, **kwargs: object) -> Legend:
+    """Put ``ax``'s legend in the strip above the axes (two-panel figures, where the right is taken)."""
+    return ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), borderaxespad=0.0, **kwargs)  # type: ignore[arg-type]
 
 
 def log_floor(ax: Axes, values: Sequence[float], *, floor: float | None = None, label: str = "exact 0") -> np.ndarray:

@@ -8,12 +8,12 @@ Heun and fourth-order Runge–Kutta methods (claim 1c; Lu et al. 2018).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
-from ._validate import Field, check_callable, check_field_output, check_state, check_time_grid
+from ._stepping import unroll
+from ._validate import Field, check_callable, check_choice, check_first_output, check_real, check_state, check_time_grid
 
 __all__ = ["RK_METHODS", "resnet_unroll", "rk_unroll"]
 
@@ -70,12 +70,11 @@ RK_METHODS: dict[str, tuple[Step, int]] = {
 def _check_step(h: float | None, ts: torch.Tensor) -> float | None:
     if h is None:
         return None
-    if isinstance(h, bool) or not isinstance(h, (int, float)):
-        raise TypeError(f"h must be a real number (the constant step) or None; got {type(h).__name__}")
+    step = check_real("h", h)
     sign = 1.0 if float(ts[1]) > float(ts[0]) else -1.0
-    if not math.isfinite(h) or h * sign <= 0:
+    if step * sign <= 0:
         raise ValueError(f"h must be a finite nonzero step with the direction of ts (sign {sign:+.0f}); got {h!r}")
-    return float(h)
+    return step
 
 
 def rk_unroll(
@@ -112,19 +111,13 @@ def rk_unroll(
     check_callable("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    if not isinstance(method, str) or method not in RK_METHODS:
-        raise ValueError(f"method must be one of {sorted(RK_METHODS)}; got {method!r}")
-    step = RK_METHODS[method][0]
+    step = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
     h_const = _check_step(h, ts)
-    check_field_output("f", f(ts[0], x0), x0)
-    hc = None if h_const is None else torch.tensor(h_const, dtype=x0.dtype, device=x0.device)
-    xs = [x0]
-    x = x0
-    for n in range(ts.numel() - 1):
-        t = ts[n]
-        x = step(f, t, ts[n + 1] - t if hc is None else hc, x)
-        xs.append(x)
-    return torch.stack(xs)
+    checked = check_first_output("f", f, x0)  # no probe call: the first block's evaluation is checked
+    if h_const is None:
+        return unroll(lambda t0, t1, x: step(checked, t0, t1 - t0, x), x0, ts)
+    hc = torch.tensor(h_const, dtype=x0.dtype, device=x0.device)
+    return unroll(lambda t0, t1, x: step(checked, t0, hc, x), x0, ts)
 
 
 def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, *, h: float | None = None) -> torch.Tensor:

@@ -1,15 +1,25 @@
-"""Run-time set-up shared by every chapter: float64, fixed seeds, one thread, the book's style."""
+"""Run-time set-up shared by every chapter: float64, fixed seeds, one thread, the book's style.
+
+:func:`start_chapter` is the one preamble every chapter runs after its papermill
+``parameters`` cell: validate the parameters, :func:`setup`, and declare the run
+to :mod:`ctdepth_lib.claims`.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
+from . import claims
+from ._validate import check_int, check_int_range
+from .params import Param, validate_parameters
 from .plotting import use_style
 
-__all__ = ["setup"]
+__all__ = ["setup", "start_chapter"]
 
 
 def setup(seed: int, *, threads: int = 1) -> torch.Generator:
@@ -24,10 +34,8 @@ def setup(seed: int, *, threads: int = 1) -> torch.Generator:
         seed: integer seed in ``[0, 2**31 − 1]``.
         threads: torch intra-op threads (≥ 1).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed must be an integer in [0, 2**31 - 1]; got {seed!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
+    check_int_range("seed", seed, 0, 2**31 - 1)
+    check_int("threads", threads, 1)
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(threads)
     random.seed(seed)
@@ -35,3 +43,30 @@ def setup(seed: int, *, threads: int = 1) -> torch.Generator:
     torch.manual_seed(seed)
     use_style()
     return torch.Generator().manual_seed(seed)
+
+
+def start_chapter(
+    docname: str, values: Mapping[str, Any], spec: Mapping[str, Param]
+) -> tuple[dict[str, Any], torch.Generator]:
+    """Validate a chapter's parameters, set the run up and declare it to the claims ledger.
+
+    ``validate_parameters(values, spec)``, then ``setup(SEED)`` and
+    ``claims.begin(docname, seed=SEED, parameters=…)``: the preamble of every chapter.
+
+    Args:
+        docname: the chapter's docname, e.g. ``"chapters/01_resnet_euler"``.
+        values: the papermill parameters as given, ``{"SEED": 0, …}`` (must hold ``SEED``).
+        spec: the allowed values of each parameter.
+
+    Returns:
+        ``(params, gen)``: the validated parameters and a ``torch.Generator`` seeded with ``SEED``.
+
+    Raises:
+        ValueError / TypeError: a parameter is missing, unknown or outside its spec (naming it).
+    """
+    if "SEED" not in spec:
+        raise ValueError(f"spec must define the parameter SEED; got parameters {sorted(spec)}")
+    params = validate_parameters(values, spec)
+    gen = setup(params["SEED"])
+    claims.begin(docname, seed=params["SEED"], parameters=params)
+    return params, gen

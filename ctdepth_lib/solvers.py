@@ -11,9 +11,18 @@ from typing import Any
 import torch
 import torchdiffeq
 
-from ._validate import Field, check_callable, check_field_output, check_positive, check_state, check_time_grid
+from ._validate import (
+    Field,
+    check_callable,
+    check_choice,
+    check_first_output,
+    check_int,
+    check_positive,
+    check_state,
+    check_time_grid,
+)
 
-__all__ = ["SOLVER_METHODS", "odeint"]
+__all__ = ["SOLVER_METHODS", "odeint", "uniform_grid_options"]
 
 #: Methods accepted by :func:`odeint` (torchdiffeq's names).
 SOLVER_METHODS = (
@@ -32,6 +41,23 @@ SOLVER_METHODS = (
     "fixed_adams",
     "scipy_solver",
 )
+
+
+def uniform_grid_options(n_steps: int) -> dict[str, Any]:
+    """torchdiffeq ``options`` that make a fixed-step method take ``n_steps`` equal steps.
+
+    The steps run from ``ts[0]`` to ``ts[-1]`` on ``torch.linspace(ts[0], ts[-1], n_steps + 1)``,
+    whatever the output grid ``ts`` is (pass ``ts = [0, T]`` for the end state only).
+
+    Args:
+        n_steps: number of steps (≥ 1).
+    """
+    check_int("n_steps", n_steps, 1)
+
+    def grid_constructor(func: Any, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.linspace(float(t[0]), float(t[-1]), n_steps + 1, dtype=t.dtype, device=t.device)
+
+    return {"grid_constructor": grid_constructor}
 
 
 def odeint(
@@ -68,15 +94,15 @@ def odeint(
     check_callable("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    if not isinstance(method, str) or method not in SOLVER_METHODS:
-        raise ValueError(f"method must be one of {list(SOLVER_METHODS)}; got {method!r}")
+    check_choice("method", method, SOLVER_METHODS)
     check_positive("rtol", rtol)
     check_positive("atol", atol)
     if options is not None and not isinstance(options, dict):
         raise TypeError(f"options must be a dict or None; got {type(options).__name__}")
-    check_field_output("f", f(ts[0], x0), x0)
+    if adjoint and not isinstance(f, torch.nn.Module):
+        raise TypeError(f"f must be a torch.nn.Module when adjoint=True; got {type(f).__name__}")
+    # no probe call: the first evaluation torchdiffeq makes is the one checked
+    checked = check_first_output("f", f, x0, module=adjoint)
     if adjoint:
-        if not isinstance(f, torch.nn.Module):
-            raise TypeError(f"f must be a torch.nn.Module when adjoint=True; got {type(f).__name__}")
-        return torchdiffeq.odeint_adjoint(f, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
-    return torchdiffeq.odeint(f, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
+        return torchdiffeq.odeint_adjoint(checked, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
+    return torchdiffeq.odeint(checked, x0, ts, method=method, rtol=rtol, atol=atol, options=options)

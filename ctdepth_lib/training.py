@@ -1,33 +1,22 @@
-"""Training continuous-depth classifiers: one model, several ways to integrate it, one training loop.
-
-:class:`ODEClassifier` is a linear encoder, a time-dependent MLP field
-``f(t, z)`` (:class:`~ctdepth_lib.fields.TimeMLP`) integrated over ``[0, T]``,
-and a linear decoder.  The same parameters can be integrated
-
-* ``"resnet"``: as a residual network of depth ``N`` (:func:`resnet_unroll`, weights tied
-  across layers through ``t``), gradients by backprop through the unroll
-  (discretise-then-optimise);
-* ``"dopri5"``: with the adaptive Dormand–Prince solver and direct backprop through it;
-* ``"adjoint"``: with dopri5 and the continuous adjoint (Chen et al. 2018);
-* ``"euler_adjoint"``: with Euler on the ResNet's grid, gradients from the adjoint ODE
-  solved backwards by Euler (optimise-then-discretise) — same forward pass as ``"resnet"``,
-  a different (inexact) gradient.
-
-:class:`FreeResNet` is the contrast: a standard residual network whose layers have
-free, independent weights, ``z_{n+1} = z_n + g_n(z_n)`` (He et al. 2016).
+"""Training the book's classifiers: one training loop, restarts, and gradient references.
 
 :func:`train` is the one training loop used by every chapter (Adam or L-BFGS,
 full batch or mini-batches, cross-entropy loss); it stops with
 :class:`TrainingDiverged` naming the step when the loss becomes NaN or infinite.
 :func:`train_restarts` trains from several initialisations and keeps the run with the
 lowest *training* loss (a non-convex loss has runs that stall; the test set never
-takes part in the choice).  :func:`fd_gradient` is a central-difference reference
-for any gradient autograd returns.
+takes part in the choice).  :func:`evaluate` and :func:`loss_gradient` give a model's
+loss, accuracy and parameter gradient; :func:`fd_gradient` is a central-difference
+reference for any gradient autograd returns.  :func:`train_near_identity_classifier`
+trains the feedforward chapter's :class:`~ctdepth_lib.models.NearIdentityClassifier`.
+
+The models themselves (:class:`~ctdepth_lib.models.ODEClassifier`,
+:class:`~ctdepth_lib.models.FreeResNet`, …) are in :mod:`ctdepth_lib.models`; this module
+imports them, never the reverse.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,16 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validate import check_int, check_positive
+from ._validate import check_callable, check_choice, check_int, check_positive, check_real, check_state
 from .data import check_dataset
-from .fields import TimeMLP
-from .resnet import resnet_unroll
-from .solvers import odeint
+from .models import NearIdentityClassifier
 
 __all__ = [
-    "TRAINING_MODES",
-    "FreeResNet",
-    "ODEClassifier",
     "RestartResult",
     "TrainResult",
     "TrainingDiverged",
@@ -54,201 +38,9 @@ __all__ = [
     "loss_gradient",
     "restart_seeds",
     "train",
+    "train_near_identity_classifier",
     "train_restarts",
 ]
-
-#: Ways of integrating an :class:`ODEClassifier` (see the module docstring).
-TRAINING_MODES = ("resnet", "dopri5", "adjoint", "euler_adjoint")
-
-
-def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
-    lin = nn.Linear(n_in, n_out, dtype=torch.float64)
-    bound = 1 / math.sqrt(n_in)
-    with torch.no_grad():
-        lin.weight.copy_((torch.rand(n_out, n_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
-        lin.bias.copy_((torch.rand(n_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
-    return lin
-
-
-class ODEClassifier(nn.Module):
-    """Encoder → ``dz/dt = f(t, z)`` on ``[0, T]`` → decoder.
-
-    ``logits = D z(T) + c``, ``z(0) = E x + e``, ``f(t, z) = W₂ tanh(W₁z + t·u + b₁) + b₂``.
-    Shapes: ``x: (batch, n_features)`` → logits ``(batch, n_classes)``; the hidden state is
-    ``(batch, d)``.  All weights are float64 and drawn from ``seed`` (the global RNG is untouched).
-
-    Args:
-        n_features, n_classes: input and output sizes.
-        d: hidden state dimension; width: hidden width of the field.
-        T: final time (> 0).
-        seed: seed of all weights.
-        scale: size of the field at initialisation (see :class:`TimeMLP`).
-
-    Reference: Chen, Rubanova, Bettencourt & Duvenaud, *Neural Ordinary Differential Equations* (2018).
-    """
-
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        *,
-        d: int = 2,
-        width: int = 16,
-        T: float = 1.0,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__()
-        check_int("n_features", n_features, 1)
-        check_int("n_classes", n_classes, 2)
-        check_int("d", d, 1)
-        check_int("width", width, 1)
-        self.T = check_positive("T", T)
-        gen = torch.Generator().manual_seed(int(seed))
-        self.encoder = _seeded_linear(n_features, d, gen)
-        self.field = TimeMLP(d, width, seed=int(seed) + 1, scale=scale)
-        self.decoder = _seeded_linear(d, n_classes, gen)
-
-    def grid(self, n_steps: int) -> torch.Tensor:
-        """The ResNet's uniform grid ``t_n = n T / N``, ``n = 0 … N``."""
-        check_int("n_steps", n_steps, 1)
-        return torch.linspace(0.0, self.T, n_steps + 1, dtype=torch.float64)
-
-    def trajectory(
-        self,
-        x: torch.Tensor,
-        *,
-        mode: str = "resnet",
-        n_steps: int = 16,
-        ts: torch.Tensor | None = None,
-        rtol: float = 1e-6,
-        atol: float = 1e-6,
-    ) -> torch.Tensor:
-        """Hidden states ``z(t_k)`` at the times ``ts`` (default the ResNet grid), shape ``(len(ts), batch, d)``.
-
-        For ``"resnet"`` and ``"euler_adjoint"`` the grid is the step grid of ``n_steps`` Euler steps
-        (``ts`` must then be omitted); for ``"dopri5"``/``"adjoint"`` the adaptive solver's output is
-        reported at ``ts`` (default the ``n_steps`` grid).
-        """
-        if mode not in TRAINING_MODES:
-            raise ValueError(f"mode must be one of {list(TRAINING_MODES)}; got {mode!r}")
-        z0 = self.encoder(x)
-        if mode in ("resnet", "euler_adjoint"):
-            if ts is not None:
-                raise ValueError("ts must be None for mode 'resnet'/'euler_adjoint' (the grid is given by n_steps)")
-            grid = self.grid(n_steps)
-            if mode == "resnet":
-                return resnet_unroll(self.field, z0, grid)
-            return odeint(self.field, z0, grid, method="euler", adjoint=True)
-        grid = self.grid(n_steps) if ts is None else ts
-        return odeint(self.field, z0, grid, method="dopri5", rtol=rtol, atol=atol, adjoint=mode == "adjoint")
-
-    def forward(
-        self, x: torch.Tensor, *, mode: str = "resnet", n_steps: int = 16, rtol: float = 1e-6, atol: float = 1e-6
-    ) -> torch.Tensor:
-        """Logits ``(batch, n_classes)``; ``mode`` is one of :data:`TRAINING_MODES`, ``n_steps`` the ResNet depth N."""
-        if mode in ("dopri5", "adjoint"):
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            zs = self.trajectory(x, mode=mode, ts=ts, rtol=rtol, atol=atol)
-        elif mode == "euler_adjoint":
-            # Output only at t = 0, T (so the adjoint's memory does not grow with N), but step on
-            # exactly the ResNet's grid: ``step_size = T/N`` can make torchdiffeq take N + 1 steps.
-            check_int("n_steps", n_steps, 1)
-            z0 = self.encoder(x)
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            zs = odeint(self.field, z0, ts, method="euler", adjoint=True, options=_uniform_grid(n_steps))
-        else:
-            zs = self.trajectory(x, mode=mode, n_steps=n_steps)
-        return self.decoder(zs[-1])
-
-
-def _uniform_grid(n_steps: int) -> dict[str, Any]:
-    """torchdiffeq options making a fixed-step solver take ``n_steps`` equal steps between the output times."""
-
-    def grid_constructor(func: Any, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.linspace(float(t[0]), float(t[-1]), n_steps + 1, dtype=t.dtype, device=t.device)
-
-    return {"grid_constructor": grid_constructor}
-
-
-class _Layer(nn.Module):
-    def __init__(self, d: int, width: int, gen: torch.Generator, scale: float) -> None:
-        super().__init__()
-        self.w1 = nn.Parameter(torch.randn(width, d, generator=gen, dtype=torch.float64) * (scale / d**0.5))
-        self.b1 = nn.Parameter(torch.randn(width, generator=gen, dtype=torch.float64) * scale)
-        self.w2 = nn.Parameter(torch.randn(d, width, generator=gen, dtype=torch.float64) * (scale / width**0.5))
-        self.b2 = nn.Parameter(torch.randn(d, generator=gen, dtype=torch.float64) * (scale / width**0.5))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(z @ self.w1.T + self.b1) @ self.w2.T + self.b2
-
-
-class FreeResNet(nn.Module):
-    """A residual network with free per-layer weights: ``z_{n+1} = z_n + g_n(z_n)``, ``n = 0 … N−1``.
-
-    ``g_n(z) = W₂ⁿ tanh(W₁ⁿ z + b₁ⁿ) + b₂ⁿ`` with independent weights drawn i.i.d. per layer
-    (the standard ResNet of He et al. 2016).  Read as an ODE on ``[0, T]`` with ``h = T/N``,
-    it is Euler's method for the piecewise-constant-in-time field
-    ``f(t, z) = g_n(z)/h`` for ``t ∈ [t_n, t_{n+1})`` — the only field its weights define.
-    :meth:`forward` with ``refine = r`` integrates that field with ``rN`` Euler steps of ``h/r``
-    (each layer used ``r`` times), and ``mode="dopri5"`` with dopri5, stopping at every jump.
-
-    Shapes: ``x: (batch, n_features)`` → logits ``(batch, n_classes)``.
-
-    Reference: Sander, Ablin & Peyré, *Do residual neural networks discretize neural ordinary
-    differential equations?* (NeurIPS 2022).
-    """
-
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        *,
-        n_layers: int,
-        d: int = 2,
-        width: int = 16,
-        T: float = 1.0,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        super().__init__()
-        check_int("n_features", n_features, 1)
-        check_int("n_classes", n_classes, 2)
-        check_int("n_layers", n_layers, 1)
-        check_int("d", d, 1)
-        check_int("width", width, 1)
-        self.T = check_positive("T", T)
-        check_positive("scale", scale)
-        gen = torch.Generator().manual_seed(int(seed))
-        self.encoder = _seeded_linear(n_features, d, gen)
-        self.layers = nn.ModuleList(_Layer(d, width, gen, scale) for _ in range(n_layers))
-        self.decoder = _seeded_linear(d, n_classes, gen)
-
-    def field(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The piecewise-constant field ``f(t, z) = g_n(z) / h`` with ``n = ⌊t/h⌋`` (clipped to ``N − 1``)."""
-        n_layers = len(self.layers)
-        h = self.T / n_layers
-        n = min(max(math.floor(float(t) / h + 1e-9), 0), n_layers - 1)
-        return self.layers[n](z) / h
-
-    def forward(
-        self, x: torch.Tensor, *, refine: int = 1, mode: str = "resnet", rtol: float = 1e-6, atol: float = 1e-6
-    ) -> torch.Tensor:
-        """Logits; ``refine = r`` runs ``r`` Euler substeps of ``h/r`` per layer (``r = 1``: the trained net)."""
-        check_int("refine", refine, 1)
-        if mode not in ("resnet", "dopri5"):
-            raise ValueError(f"mode must be 'resnet' or 'dopri5'; got {mode!r}")
-        z = self.encoder(x)
-        if mode == "dopri5":
-            n_layers = len(self.layers)
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            jumps = torch.linspace(0.0, self.T, n_layers + 1, dtype=torch.float64)[1:-1]
-            zs = odeint(self.field, z, ts, method="dopri5", rtol=rtol, atol=atol, options={"jump_t": jumps})
-            return self.decoder(zs[-1])
-        for layer in self.layers:
-            for _ in range(refine):
-                z = z + layer(z) / refine
-        return self.decoder(z)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -343,14 +135,12 @@ def train(
     xt, yt = _tensors(x, y)
     check_positive("lr", lr)
     check_int("steps", steps, 1)
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs'; got {optimizer!r}")
+    check_choice("optimizer", optimizer, ("adam", "lbfgs"))
     if batch_size is not None:
         check_int("batch_size", batch_size, 1)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
-        raise ValueError(f"weight_decay must be a finite number >= 0; got {weight_decay!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(step, model); got {type(callback).__name__}")
+    check_real("weight_decay", weight_decay, low=0.0)
+    if callback is not None:
+        check_callable("callback", callback, "callback(step, model)")
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
@@ -451,8 +241,7 @@ def train_restarts(
     Reference: the random-restart strategy for non-convex training, e.g. Goodfellow, Bengio &
     Courville, *Deep Learning* (2016), §8.4 (initialisation) and §11.4.
     """
-    if not callable(make_model):
-        raise TypeError(f"make_model must be callable as make_model(seed); got {type(make_model).__name__}")
+    check_callable("make_model", make_model, "make_model(seed)")
     if not isinstance(seeds, (list, tuple)) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of initialisation seeds; got {seeds!r}")
     if accept_loss is not None:
@@ -501,8 +290,7 @@ def fd_gradient(
 
     Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
     """
-    if not callable(loss):
-        raise TypeError(f"loss must be callable as loss(); got {type(loss).__name__}")
+    check_callable("loss", loss, "loss()")
     if not isinstance(params, (list, tuple)) or not all(isinstance(p, torch.Tensor) for p in params):
         raise TypeError(f"params must be a list of tensors; got {type(params).__name__}")
     check_positive("eps", eps)
@@ -521,3 +309,42 @@ def fd_gradient(
                 gflat[i] = (up - down) / (2 * eps)
             grads.append(g)
     return grads
+
+
+def train_near_identity_classifier(
+    u: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    n_layers: int,
+    steps: int = 200,
+    lr: float = 0.05,
+    d: int = 3,
+    n_basis: int = 3,
+    alpha: float = 1.0,
+    seed: int = 0,
+) -> tuple[NearIdentityClassifier, list[float]]:
+    """Train a :class:`~ctdepth_lib.models.NearIdentityClassifier` with ``n_layers`` layers (full-batch Adam).
+
+    The loss is the mean cross-entropy of :func:`train`, ``L = −(1/n) Σ_i log softmax(model(u_i))_{y_i}``.
+
+    Args:
+        u: inputs ``(n, d_in)``; y: integer labels ``(n,)``.
+        n_layers: depth ``N`` (the step is ``h = T/N``).
+        steps: Adam steps; lr: learning rate; d, n_basis, alpha: model sizes (see the class).
+        seed: seed of the initial weights (the same seed gives the same start at every depth).
+
+    Returns:
+        ``(model, losses)``: the trained model and the training loss after each step.
+    """
+    check_state("u", u)
+    if u.ndim != 2:
+        raise ValueError(f"u must have shape (n, d_in); got {tuple(u.shape)}")
+    if not isinstance(y, torch.Tensor) or y.shape != (u.shape[0],) or y.is_floating_point():
+        raise ValueError(f"y must be an integer tensor of shape ({u.shape[0]},); got {y!r:.60}")
+    check_int("n_layers", n_layers, 1)
+    check_int("steps", steps, 1)
+    check_positive("lr", lr)
+    n_classes = int(y.max()) + 1
+    model = NearIdentityClassifier(u.shape[1], d, n_classes, n_basis=n_basis, alpha=alpha, seed=seed)
+    result = train(model, u, y, steps=steps, lr=lr, n_layers=n_layers)  # the book's one training loop
+    return model, result.losses

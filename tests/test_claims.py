@@ -1,17 +1,14 @@
-"""The claims ledger: registry, thresholds, check() verdicts, records read back from notebooks."""
+"""ctdepth_lib.claims: the registry, thresholds, reproduction tolerances and check() verdicts."""
 
 from __future__ import annotations
 
-import json
 import math
 from importlib import resources
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from ctdepth_lib import claims
-from ctdepth_lib.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,67 +78,6 @@ def test_check_rejects_unknown_and_foreign_claims() -> None:
         claims.begin("chapters/nope", seed=0, parameters={})
 
 
-def _notebook_with(records: list[dict], path: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x")
-    cell.outputs = [
-        nbformat.v4.new_output("display_data", data={claims.CLAIM_MIME: r, "text/plain": "r"}) for r in records
-    ]
-    nb.cells = [cell]
-    nbformat.write(nb, path)
-    return path
-
-
-def test_collect_and_ledger_rows(tmp_path: Path) -> None:
-    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.0, "verdict": "pass", "seed": 1}
-    bad = dict(rec, id="1a", verdict="fail", measured=1e-3)
-    nb = _notebook_with([rec, bad], tmp_path / "a.ipynb")
-    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([nb]))}
-    assert rows["1b"].verdict == "pass" and rows["1b"].measured == 1.0
-    assert rows["1a"].verdict == "fail"
-    assert rows["1c"].verdict == "not checked"
-
-
-def test_record_missing_a_tightened_threshold_fails(tmp_path: Path) -> None:
-    # recorded as a pass when the threshold was |x − 1| ≤ 0.1; the registry now says ≤ 0.1, 1.2 misses it
-    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.2, "verdict": "pass", "seed": 1}
-    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([_notebook_with([rec], tmp_path / "a.ipynb")]))}
-    assert rows["1b"].verdict == "fail"
-
-
-def test_record_from_the_wrong_chapter_fails(tmp_path: Path) -> None:
-    rec = {"id": "1b", "chapter": "chapters/other", "measured": 1.0, "verdict": "pass", "seed": 1}
-    rows = {r.claim.id: r for r in claims.ledger_rows(claims.collect([_notebook_with([rec], tmp_path / "a.ipynb")]))}
-    assert rows["1b"].verdict == "fail"
-
-
-def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    reg = claims.registry()
-
-    def passing(c: claims.Claim) -> float:
-        return c.target if c.target is not None else c.value
-
-    good = [
-        {"id": c.id, "chapter": c.chapter, "measured": passing(c), "verdict": "pass", "seed": 0} for c in reg.values()
-    ]
-    nb_all = _notebook_with(good, tmp_path / "all.ipynb")
-    assert main(["claims", str(nb_all)]) == 0
-    nb_some = _notebook_with(good[:1], tmp_path / "some.ipynb")
-    assert main(["claims", str(nb_some)]) == 1
-    assert "not checked" in capsys.readouterr().out
-    nb_fail = _notebook_with([dict(good[0], verdict="fail"), *good[1:]], tmp_path / "fail.ipynb")
-    assert main(["claims", str(nb_fail)]) == 1
-
-
-def test_committed_chapters_hold_their_claims() -> None:
-    from ctdepth_lib.book import toc_notebooks
-
-    records = claims.collect(toc_notebooks(ROOT))
-    for row in claims.ledger_rows(records):
-        assert row.verdict == "pass", f"claim {row.claim.id}: {row.verdict}"
-    assert json.dumps(records)  # records are plain JSON
-
-
 def test_reproduction_tolerances() -> None:
     reg = claims.registry()
     assert all(c.reproduce[0] in claims.REPRODUCE_KINDS for c in reg.values())
@@ -151,21 +87,6 @@ def test_reproduction_tolerances() -> None:
     assert exact.reproduces(0.0, 0.0) and not exact.reproduces(0.0, 1e-300)
     assert rounding.reproduces(2.8e-16, 4.2e-16) and not rounding.reproduces(2.8e-16, 1e-9)
     assert trained.reproduces(0.996, 0.98) and not trained.reproduces(0.996, 0.876)
-
-
-def test_ledger_rows_judge_fresh_runs() -> None:
-    reg = {"1b": claims.registry()["1b"]}
-    rec = {"id": "1b", "chapter": "chapters/01_resnet_euler", "measured": 1.0037, "verdict": "pass", "seed": 0,
-           "parameters": {"N_MAX": 2048}}  # fmt: skip
-    committed = {"1b": [rec]}
-    (row,) = claims.ledger_rows(committed, reg)
-    assert row.reproduced == "not run"
-    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"measured": 1.00370001}]})
-    assert row.reproduced == "yes" and row.verdict == "pass"
-    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"measured": 1.02}]})
-    assert row.reproduced == "no"
-    (row,) = claims.ledger_rows(committed, reg, fresh={"1b": [rec | {"seed": 5}]})
-    assert row.reproduced == "no", "a fresh run must match a committed run's seed and parameters"
 
 
 def test_registry_rejects_a_bad_reproduce(tmp_path: Path) -> None:
@@ -189,3 +110,13 @@ def test_every_correction_states_its_naive_reading(tmp_path: Path) -> None:
     bad.write_text(text[:start] + text[end:], encoding="utf-8")  # the first correction loses its naive reading
     with pytest.raises(ValueError, match="a correction states the naive reading"):
         claims.registry(bad)
+
+
+def test_load_registry_is_the_one_reader(tmp_path: Path) -> None:
+    data = claims.load_registry()
+    assert [c["id"] for c in data["claims"]] == list(claims.registry())
+    assert set(data.get("over_seeds") or {}) <= set(claims.registry())
+    bad = tmp_path / "claims.yaml"
+    bad.write_text("over_seeds: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^path: a registry holds a list `claims:`"):
+        claims.load_registry(bad)

@@ -1,11 +1,23 @@
-"""TimeMLP: the formula, batching, seeding and validation; runtime.setup."""
+"""ctdepth_lib.fields: TimeMLP, the symmetric fields (their symmetry laws and controls), seeded_normal."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import expm
 
 import ctdepth_lib as cl
+from ctdepth_lib.fields import activation_fn, seeded_normal
+
+DT = torch.float64
+T0 = torch.tensor(0.3, dtype=DT)
+
+
+def _rng(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
 
 
 def test_formula_and_batching() -> None:
@@ -32,7 +44,8 @@ def test_seed_fixes_weights_and_leaves_global_rng() -> None:
     [
         ({"d": 0}, ValueError, "d must be an integer >= 1"),
         ({"width": 2.5}, ValueError, "width must be an integer >= 1"),
-        ({"scale": 0}, ValueError, "scale must be a number > 0"),
+        ({"scale": 0}, ValueError, "scale must be a finite number > 0"),
+        ({"scale": float("inf")}, ValueError, "scale must be a finite number > 0"),
         ({"dtype": torch.int64}, TypeError, "dtype must be a floating"),
     ],
 )
@@ -41,12 +54,114 @@ def test_bad_input(kwargs: dict, exc: type, match: str) -> None:
         cl.TimeMLP(**({"d": 2} | kwargs))
 
 
-def test_setup() -> None:
-    gen = cl.setup(5)
-    assert torch.get_default_dtype() == torch.float64
-    assert torch.get_num_threads() == 1
-    assert torch.equal(torch.rand(2, generator=gen), torch.rand(2, generator=torch.Generator().manual_seed(5)))
-    with pytest.raises(ValueError, match="seed must be an integer"):
-        cl.setup(-1)
-    with pytest.raises(ValueError, match="threads must be an integer"):
-        cl.setup(0, threads=0)
+def test_time_mlp_dtype_rounds_the_float64_draw() -> None:
+    f64, f32 = cl.TimeMLP(3, 4, seed=3), cl.TimeMLP(3, 4, seed=3, dtype=torch.float32)
+    assert all(p.dtype == torch.float32 for p in f32.parameters())
+    assert all(torch.equal(p.to(torch.float32), q) for p, q in zip(f64.parameters(), f32.parameters(), strict=True))
+
+
+# --- seeded_normal and the activations ---------------------------------------------------
+
+
+def test_seeded_normal_is_scaled_standard_normal() -> None:
+    """w = z·scale/√fan_in with z ~ N(0, 1) from the generator; successive calls continue its stream."""
+    gen, ref = _rng(4), _rng(4)
+    w = seeded_normal(gen, 2, 3, scale=0.5, fan_in=4)
+    v = seeded_normal(gen, 5, scale=2.0, fan_in=1, dtype=torch.float32)
+    assert w.shape == (2, 3) and w.dtype == DT and v.dtype == torch.float32
+    assert torch.equal(w, torch.randn(2, 3, generator=ref, dtype=DT) * 0.25)
+    assert torch.equal(v, (torch.randn(5, generator=ref, dtype=DT) * 2.0).to(torch.float32))
+    big = seeded_normal(_rng(5), 200_000, scale=3.0, fan_in=9)
+    assert abs(float(big.std()) - 1.0) < 0.01 and abs(float(big.mean())) < 0.01
+
+
+def test_activations() -> None:
+    z = torch.linspace(-2, 2, 9, dtype=DT)
+    np.testing.assert_array_equal(activation_fn("relu")(z).numpy(), np.maximum(z.numpy(), 0))
+    zn = z.numpy()
+    np.testing.assert_array_equal(activation_fn("leaky_relu", 0.1)(z).numpy(), np.where(zn > 0, zn, 0.1 * zn))
+    np.testing.assert_allclose(activation_fn("tanh")(z).numpy(), np.tanh(z.numpy()), rtol=1e-15)
+    assert set(cl.ACTIVATIONS) == {"relu", "leaky_relu", "tanh"}
+    with pytest.raises(ValueError, match="activation must be one of"):
+        activation_fn("gelu")
+
+
+# --- symmetries of the Noether fields ------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), c=st.floats(0.01, 100.0), act=st.sampled_from(["relu", "leaky_relu"]))
+def test_homogeneous_field_is_positively_homogeneous(seed: int, c: float, act: str) -> None:
+    f = cl.HomogeneousField(3, 8, activation=act, seed=seed)
+    x = torch.randn(4, 3, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, c * x).numpy(), c * f(T0, x).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("act", "bias"), [("relu", True), ("tanh", False)])
+def test_controls_are_not_homogeneous(act: str, bias: bool) -> None:
+    f = cl.HomogeneousField(3, 8, activation=act, bias=bias, seed=0)
+    x = torch.randn(3, generator=_rng(6), dtype=DT)
+    with torch.no_grad():
+        assert float((f(T0, 2 * x) - 2 * f(T0, x)).abs().max()) > 1e-2
+
+
+def test_homogeneous_field_formula() -> None:
+    """A(t) φ(B(t) x + b_in) + b_out written out with NumPy (leaky slope 0.3, biases on)."""
+    f = cl.HomogeneousField(3, 5, activation="leaky_relu", negative_slope=0.3, bias=True, seed=1)
+    a0, a1, b0, b1, bi, bo = (w.detach().numpy() for w in (f.a0, f.a1, f.b0, f.b1, f.bias_in, f.bias_out))
+    x = torch.randn(4, 3, generator=_rng(2), dtype=DT)
+    u = x.numpy() @ (b0 + 0.3 * b1).T + bi
+    want = np.where(u > 0, u, 0.3 * u) @ (a0 + 0.3 * a1).T + bo
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, x).numpy(), want, rtol=1e-13, atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), s=st.floats(-10.0, 10.0))
+def test_translation_field_is_invariant(seed: int, s: float) -> None:
+    v = torch.tensor([1.0, 2.0, -1.0], dtype=DT)
+    f = cl.TranslationInvariantField(3, v, seed=seed)
+    x = torch.randn(5, 3, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, x + s * v).numpy(), f(T0, x).numpy(), rtol=1e-12, atol=1e-12)
+    control = cl.TranslationInvariantField(3, v, symmetric=False, seed=seed)
+    with torch.no_grad():
+        assert float((control(T0, x + 1.0 * v) - control(T0, x)).abs().max()) > 1e-3
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), angle=st.floats(-3.0, 3.0))
+def test_rotation_field_is_equivariant(seed: int, angle: float) -> None:
+    f = cl.RotationEquivariantField(4, 1, 3, seed=seed)
+    r = torch.from_numpy(expm(angle * cl.rotation_generator(4, 1, 3).numpy()))
+    x = torch.randn(5, 4, generator=_rng(seed), dtype=DT)
+    with torch.no_grad():
+        np.testing.assert_allclose(f(T0, x @ r.T).numpy(), f(T0, x).numpy() @ r.numpy().T, rtol=1e-12, atol=1e-12)
+
+
+def test_rotation_control_is_not_equivariant() -> None:
+    f = cl.RotationEquivariantField(3, symmetric=False, seed=0)
+    r = torch.from_numpy(expm(1.0 * cl.rotation_generator(3).numpy()))
+    x = torch.randn(3, generator=_rng(7), dtype=DT)
+    with torch.no_grad():
+        assert float((f(T0, x @ r.T) - f(T0, x) @ r.T).abs().max()) > 1e-3
+
+
+def test_bad_field_arguments_are_rejected() -> None:
+    with pytest.raises(ValueError, match="activation must be one of"):
+        cl.HomogeneousField(2, activation="gelu")
+    with pytest.raises(ValueError, match="d must be an integer"):
+        cl.HomogeneousField(0)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        cl.HomogeneousField(2, scale=0.0)
+    with pytest.raises(ValueError, match="width must be an integer"):
+        cl.TranslationInvariantField(2, width=0)
+    with pytest.raises(ValueError, match="d must be an integer >= 2"):
+        cl.TranslationInvariantField(1)
+    with pytest.raises(ValueError, match="v must be a direction"):
+        cl.TranslationInvariantField(3, torch.ones(2, dtype=DT))
+    with pytest.raises(ValueError, match="v must be a non-zero direction"):
+        cl.TranslationInvariantField(2, torch.zeros(2, dtype=DT))
+    with pytest.raises(ValueError, match="i and j must differ"):
+        cl.RotationEquivariantField(3, 1, 1)

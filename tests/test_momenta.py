@@ -13,11 +13,8 @@ from scipy.linalg import expm
 from ctdepth_lib import (
     adjoint_momenta,
     backprop_momenta,
-    fd_momentum,
     hamiltonian,
     hamiltonian_flow,
-    hamiltonian_gradient_fd,
-    hamiltonian_time_rate_fd,
     modified_hamiltonian,
     resnet_unroll,
     tangent_unroll,
@@ -237,61 +234,6 @@ def test_modified_hamiltonian_explicit_jacobian() -> None:
 # --- finite-difference references ---------------------------------------------------------
 
 
-def test_hamiltonian_gradient_fd_explicit_jacobian() -> None:
-    # H = p·tanh(Wx + b): H_x = p diag(1 − tanh²) W (explicit), H_p = f.
-    f = TanhField(3, seed=20)
-    xs = torch.randn(4, 5, 3, generator=_rng(21), dtype=DT)
-    ps = torch.randn(4, 5, 3, generator=_rng(22), dtype=DT)
-    ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
-    h_x, h_p = hamiltonian_gradient_fd(f, ts, xs, ps)
-    assert h_x.shape == h_p.shape == xs.shape
-    for m in range(4):
-        for b in range(5):
-            xb, pb = xs[m, b].numpy(), ps[m, b].numpy()
-            np.testing.assert_allclose(h_x[m, b].numpy(), pb @ f.np_jac(xb), rtol=1e-8, atol=1e-9)
-            np.testing.assert_allclose(h_p[m, b].numpy(), f.np_f(xb), rtol=1e-9, atol=1e-10)
-    single_x, _ = hamiltonian_gradient_fd(f, ts, xs[:, 0], ps[:, 0])
-    np.testing.assert_allclose(single_x.numpy(), h_x[:, 0].numpy(), rtol=0, atol=1e-12)
-
-
-def test_hamiltonian_time_rate_fd_closed_form() -> None:
-    # f(t, x) = sin(ωt) A x: ∂H/∂t = ω cos(ωt) p·Ax.
-    a, om = _matrix(3, seed=23), 1.7
-    xs = torch.randn(6, 2, 3, generator=_rng(24), dtype=DT)
-    ps = torch.randn(6, 2, 3, generator=_rng(25), dtype=DT)
-    ts = torch.linspace(0.0, 2.0, 6, dtype=DT)
-    rate = hamiltonian_time_rate_fd(lambda t, y: torch.sin(om * t) * (y @ a.T), ts, xs, ps)
-    expected = np.einsum("mbi,ij,mbj->mb", ps.numpy(), a.numpy(), xs.numpy()) * (om * np.cos(om * ts.numpy()))[:, None]
-    assert rate.shape == (6, 2)
-    np.testing.assert_allclose(rate.numpy(), expected, rtol=1e-8, atol=1e-10)
-
-
-def test_fd_momentum_linear_closed_form() -> None:
-    # f = A x, ℓ_b = |x_b(t1) − y_b|²/2: p = (x(t1) − y) e^{A(t1 − t0)}.
-    d = 3
-    a = _matrix(d, seed=26)
-    x = torch.randn(4, d, generator=_rng(27), dtype=DT)
-    y = torch.randn(4, d, generator=_rng(28), dtype=DT)
-    t0, t1 = 0.3, 1.5
-    p = fd_momentum(lambda t, z: z @ a.T, t0, t1, x, lambda z: 0.5 * ((z - y) ** 2).sum(-1))
-    prop = expm(a.numpy() * (t1 - t0))
-    expected = (x.numpy() @ prop.T - y.numpy()) @ prop
-    assert p.shape == x.shape
-    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-7, atol=1e-8)
-    single = fd_momentum(lambda t, z: z @ a.T, t0, t1, x[1], lambda z: 0.5 * ((z - y[1]) ** 2).sum(-1))
-    np.testing.assert_allclose(single.numpy(), expected[1], rtol=1e-7, atol=1e-8)
-
-
-def test_fd_momentum_matches_backprop_limit_nonlinear() -> None:
-    # the continuous momentum of a nonlinear time-dependent field (torchdiffeq adjoint at tight tolerance)
-    f = TanhField(3, seed=29)
-    x0 = torch.randn(2, 3, generator=_rng(30), dtype=DT)
-    ts = torch.tensor([0.0, 1.0], dtype=DT)
-    _, ps = adjoint_momenta(f, x0, ts, lambda z: (z**3).sum(), rtol=1e-12, atol=1e-12)
-    p = fd_momentum(f, 0.0, 1.0, x0, lambda z: (z**3).sum(-1))
-    np.testing.assert_allclose(p.numpy(), ps[0].numpy(), rtol=1e-7, atol=1e-8)
-
-
 def test_tangent_unroll_against_finite_differences_and_pairing() -> None:
     f = TanhField(3, seed=31)
     x0 = torch.randn(4, 3, generator=_rng(32), dtype=DT)
@@ -312,39 +254,15 @@ def test_tangent_unroll_against_finite_differences_and_pairing() -> None:
     np.testing.assert_array_equal(vc[-1].numpy(), v0.numpy())
 
 
-def test_fd_and_tangent_bad_inputs() -> None:
+def test_tangent_bad_inputs() -> None:
     x = torch.zeros(2, 3, dtype=DT)
     ts = torch.linspace(0.0, 1.0, 3, dtype=DT)
-    xs = torch.zeros(3, 2, 3, dtype=DT)
-    with pytest.raises(ValueError, match="xs"):
-        hamiltonian_gradient_fd(field, ts, torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT))
-    with pytest.raises(ValueError, match="ps"):
-        hamiltonian_gradient_fd(field, ts, xs, torch.zeros(3, 2, 2, dtype=DT))
-    with pytest.raises(ValueError, match="ts"):
-        hamiltonian_time_rate_fd(field, ts[:2], xs, xs)
-    with pytest.raises(TypeError, match="ts"):
-        hamiltonian_time_rate_fd(field, ts.float(), xs, xs)
-    with pytest.raises(ValueError, match="eps"):
-        hamiltonian_gradient_fd(field, ts, xs, xs, eps=0.0)
-    with pytest.raises(TypeError, match="f"):
-        hamiltonian_time_rate_fd(None, ts, xs, xs)
     with pytest.raises(ValueError, match="v0"):
         tangent_unroll(field, x, torch.zeros(3, dtype=DT), ts)
     with pytest.raises(TypeError, match="ts"):
         tangent_unroll(field, x, x, ts.float())
-    loss = lambda z: z.sum(-1)  # noqa: E731
-    with pytest.raises(ValueError, match="t1"):
-        fd_momentum(field, 0.5, 0.5, x, loss)
-    with pytest.raises(TypeError, match="t0"):
-        fd_momentum(field, "0", 1.0, x, loss)
-    with pytest.raises(TypeError, match="x"):
-        fd_momentum(field, 0.0, 1.0, x.float(), loss)
-    with pytest.raises(TypeError, match="sample_loss"):
-        fd_momentum(field, 0.0, 1.0, x, 3)
-    with pytest.raises(ValueError, match="sample_loss"):
-        fd_momentum(field, 0.0, 1.0, x, lambda z: z.sum())
-    with pytest.raises(ValueError, match="rtol"):
-        fd_momentum(field, 0.0, 1.0, x, loss, rtol=-1.0)
+    with pytest.raises(ValueError, match="shape of x"):
+        tangent_unroll(lambda t, y: y[..., :1], x, x, ts)
 
 
 # --- bad input ---------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_spec_must_match_parameters(tmp_path: Path) -> None:
 
 def test_missing_parameters_cell_and_validation(tmp_path: Path) -> None:
     nb = _nb(tmp_path / "c.ipynb", validate="x = 1\n")
-    with pytest.raises(ValueError, match="does not call validate_parameters"):
+    with pytest.raises(ValueError, match="calls neither start_chapter nor validate_parameters"):
         chapter_parameters(nb)
 
 
@@ -108,3 +108,18 @@ def test_strip_execution_metadata_removes_only_timestamps(tmp_path: Path) -> Non
     assert strip_execution_metadata(path) == 0 and path.read_bytes() == before
     with pytest.raises(ValueError, match="nb must be an existing notebook"):
         strip_execution_metadata(tmp_path / "missing.ipynb")
+
+
+def test_parameter_guards_are_the_checks_that_only_raise(tmp_path: Path) -> None:
+    from ctdepth_lib.book.notebooks import parameter_guards
+
+    guards = (
+        'if N_MAX < 8:\n    msg = f"N_MAX must be >= 8; got {N_MAX}"\n    raise ValueError(msg)\n'
+        'for name in ("N_MAX",):\n    if PARAMS[name] % 2:\n        raise ValueError(name)\n'
+        "if N_MAX > 100:\n    print('deep')\n"  # does more than raise: not a guard
+    )
+    nb = _nb(tmp_path / "c.ipynb", validate=VALIDATE + guards)
+    kept = parameter_guards(nb)
+    assert "msg = " in kept and "for name in" in kept and "print" not in kept
+    with pytest.raises(ValueError, match="N_MAX must be >= 8; got 4"):
+        exec(kept, {}, {"N_MAX": 4, "PARAMS": {"N_MAX": 4}})

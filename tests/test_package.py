@@ -24,7 +24,7 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_submodules_load_as_attributes() -> None:
-    assert ctdepth_lib.cost.__name__ == "ctdepth_lib.cost"
+    assert ctdepth_lib.bench.cost.__name__ == "ctdepth_lib.bench.cost"
     assert ctdepth_lib.momenta.hamiltonian is ctdepth_lib.hamiltonian
 
 

@@ -52,3 +52,11 @@ def test_describe() -> None:
     assert SPEC["T"].describe() == "float in (0, 10]"
     assert SPEC["SEED"].describe() == "int in [0, 2147483647]"
     assert SPEC["METHOD"].describe() == "one of ['euler', 'rk4']"
+
+
+def test_power_of_two() -> None:
+    spec = {"N": Param(int, 1, 4096, power_of_two=True)}
+    assert validate_parameters({"N": 64}, spec) == {"N": 64}
+    assert spec["N"].describe() == "int in [1, 4096], a power of two"
+    with pytest.raises(ValueError, match=r"^parameter N must be a power of two; got 96$"):
+        validate_parameters({"N": 96}, spec)

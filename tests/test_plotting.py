@@ -57,3 +57,15 @@ def test_legend_outside_is_right_of_the_axes() -> None:
     legend = ax.get_legend().get_window_extent()
     assert legend.x0 >= ax.get_window_extent().x1
     plt.close(fig)
+
+
+def test_reference_slope_line_style_and_legend_above() -> None:
+    fig, ax = plt.subplots()
+    hs, errs = [0.1, 0.05, 0.025], [1e-2, 2.5e-3, 6.25e-4]
+    plotting.reference_slope(ax, hs, errs, 2)
+    plotting.reference_slope(ax, hs, errs, 1, ls="-.")
+    assert [line.get_linestyle() for line in ax.lines] == ["--", "-."]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), errs)  # through the middle point, slope 2
+    legend = plotting.legend_above(ax, ncol=2)
+    assert legend.get_texts()[0].get_text() == "slope 2"
+    plt.close(fig)

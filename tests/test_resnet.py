@@ -181,3 +181,15 @@ def test_bad_step(h: object, decreasing: bool, exc: type) -> None:
 def test_unknown_method() -> None:
     with pytest.raises(ValueError, match="method must be one of"):
         cl.rk_unroll(lambda t, x: x, torch.ones(2), torch.linspace(0, 1, 3), method="rk5")
+
+
+@pytest.mark.parametrize(("method", "per_block"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_unroll_makes_no_probe_evaluation(method: str, per_block: int) -> None:
+    calls = []
+
+    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return -x
+
+    cl.rk_unroll(f, torch.ones(2, dtype=torch.float64), torch.linspace(0.0, 1.0, 6, dtype=torch.float64), method)
+    assert len(calls) == 5 * per_block  # exactly the blocks' own evaluations

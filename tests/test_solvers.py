@@ -9,6 +9,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 import ctdepth_lib as cl
+from ctdepth_lib.solvers import uniform_grid_options
 
 
 def test_linear_system_matches_matrix_exponential() -> None:
@@ -66,3 +67,48 @@ def test_bad_grid_and_state() -> None:
         cl.odeint(lambda t, x: -x, torch.ones(2), torch.tensor([0.0, 1.0], dtype=torch.float32))
     with pytest.raises(ValueError, match="x0 must contain only finite"):
         cl.odeint(lambda t, x: -x, torch.tensor([float("inf")]), torch.tensor([0.0, 1.0]))
+
+
+def test_odeint_makes_no_probe_evaluation_and_checks_the_first() -> None:
+    calls = []
+
+    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return -x
+
+    x0 = torch.ones(3, dtype=torch.float64)
+    cl.odeint(f, x0, torch.tensor([0.0, 1.0], dtype=torch.float64), method="euler", options={"step_size": 0.25})
+    assert len(calls) == 4
+    with pytest.raises(ValueError, match=r"f\(t, x\) must return the shape of x"):
+        cl.odeint(lambda t, x: x[:1], x0, torch.tensor([0.0, 1.0], dtype=torch.float64), method="euler")
+
+
+def test_uniform_grid_options_and_adjoint_parameters() -> None:
+    lin = torch.nn.Linear(2, 2, dtype=torch.float64)
+
+    class Field(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin, self.calls = lin, 0
+
+        def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return self.lin(x)
+
+    x0 = torch.ones(2, dtype=torch.float64)
+    ts = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    field = Field()
+    with torch.no_grad():
+        out = cl.odeint(field, x0, ts, method="euler", options=uniform_grid_options(8))
+    assert field.calls == 8  # eight equal Euler steps, no probe evaluation
+    step = torch.eye(2, dtype=torch.float64) + lin.weight.detach() / 8
+    expected = x0
+    for _ in range(8):
+        expected = step @ expected + lin.bias.detach() / 8
+    torch.testing.assert_close(out[-1], expected, rtol=1e-14, atol=1e-14)
+    # adjoint=True: the wrapped field still exposes the module's parameters to odeint_adjoint
+    end = cl.odeint(Field(), x0, ts, method="euler", adjoint=True, options=uniform_grid_options(8))[-1]
+    grads = torch.autograd.grad(end.sum(), list(lin.parameters()))
+    assert all(bool(torch.isfinite(g).all()) and bool((g != 0).any()) for g in grads)
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+        uniform_grid_options(0)

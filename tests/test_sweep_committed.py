@@ -1,7 +1,7 @@
 """The committed seed sweep (data/sweep/results.parquet) is complete and not stale.
 
 Stale means a chapter's code cells, its quick parameters, its registered claims or the science
-modules of ctdepth_lib changed since the sweep ran (`ctdepth_lib.sweep.code_version`). Refresh it
+modules of ctdepth_lib changed since the sweep ran (`ctdepth_lib.book.sweep_plan.code_version`). Refresh it
 with the commands in data/sweep/README.md.
 """
 
@@ -23,14 +23,14 @@ MIN_QUICK_SEEDS, MIN_FULL_SEEDS = 50, 10
 def table() -> object:
     if not TABLE.is_file():
         pytest.skip("no committed sweep yet (data/sweep/results.parquet): see data/sweep/README.md")
-    from ctdepth_lib.sweep_summary import load_table
+    from ctdepth_lib.book.sweep_summary import load_table
 
     return load_table(TABLE)
 
 
 @pytest.mark.parametrize("nb", toc_notebooks(ROOT), ids=lambda p: p.stem)
 def test_sweep_covers_every_chapter_and_is_current(nb: Path, table: object) -> None:
-    from ctdepth_lib.sweep import code_version
+    from ctdepth_lib.book.sweep_plan import code_version
 
     docname = nb.relative_to(ROOT).with_suffix("").as_posix()
     mine = table[table["chapter"] == docname]  # type: ignore[index]
@@ -48,7 +48,7 @@ def test_sweep_covers_every_chapter_and_is_current(nb: Path, table: object) -> N
 def test_every_claim_holds_in_every_run_or_at_its_stated_rate(table: object) -> None:
     """A claim not stated over seeds (claims.yaml `over_seeds:`) passes in every run of the sweep;
     a stated one at least at its stated rate; no run ended in a cell error or a timeout."""
-    from ctdepth_lib.sweep_summary import stated_rates, sweep_problems
+    from ctdepth_lib.book.sweep_summary import stated_rates, sweep_problems
 
     chapters = {cid: c.chapter for cid, c in claims.registry().items()}
     assert sweep_problems(table, chapters, stated_rates()) == []

@@ -8,28 +8,41 @@ and never touches `_build/html` or the execution cache of `make book`.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "check"
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
 
 
-def main() -> int:
+@contextlib.contextmanager
+def rendering_config() -> Iterator[Path]:
+    """The book's ``_config.yml`` with execution off (the committed outputs are rendered), as a temporary file.
+
+    Also used by ``tools/make_pdf.py``, so both builds share one configuration (and Sphinx's cache).
+    """
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["execute"]["execute_notebooks"] = "off"
-    if OUT.exists():
-        shutil.rmtree(OUT)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "_config.yml"
         cfg.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        yield cfg
+
+
+def main() -> int:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    with rendering_config() as cfg:
         cmd = [
-            str(Path(sys.executable).parent / "jupyter-book"),
+            JUPYTER_BOOK,
             "build",
             str(ROOT),
             "-W",

@@ -24,11 +24,10 @@ import http.server
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-import yaml
+from build_check import JUPYTER_BOOK, rendering_config  # tools/ is this script's folder: sys.path[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "pdf"
@@ -66,16 +65,12 @@ def build_singlehtml(html_dir: Path) -> Path:
     ``html_dir`` may be the output folder of ``tools/build_check.py`` (same configuration):
     Sphinx then reuses its parsed pages and only writes the single page.
     """
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    config["execute"]["execute_notebooks"] = "off"
     single = html_dir / "_build" / "singlehtml"
     if single.exists():
         shutil.rmtree(single)
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "_config.yml"
-        cfg.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    with rendering_config() as cfg:
         cmd = [
-            str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going",
+            JUPYTER_BOOK, "build", str(ROOT), "-W", "-n", "--keep-going",
             "--builder", "custom", "--custom-builder", "singlehtml", "--config", str(cfg), "--path-output", str(html_dir),
         ]  # fmt: skip
         print("+", " ".join(cmd), flush=True)

@@ -1,32 +1,35 @@
-"""Benchmarks (``python -m ctdepth_lib bench``): figures, not timed tests."""
+"""The bench wing of ``ctdepth_lib``: benchmarks that print figures, not timed tests.
+
+It depends on the science modules, never the reverse; chapter 5 calls the cost harness through
+the top-level names (``cl.cost_table``, ``cl.start_measuring_process``).
+
+* :mod:`.unroll` — ``bench_unroll``: ``resnet_unroll`` against torchdiffeq's Euler
+  (``python -m ctdepth_lib bench``);
+* :mod:`.cost` — peak memory and time of a gradient, backprop through the unroll against the
+  adjoint, each configuration in its own forked process (``python -m ctdepth_lib cost``).
+
+Importing this package loads nothing (no torch); a name loads its module on first use.
+"""
 
 from __future__ import annotations
 
-import timeit
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torchdiffeq
-
-from ..resnet import resnet_unroll
+if TYPE_CHECKING:
+    from .unroll import bench_unroll
 
 __all__ = ["bench_unroll"]
 
+_LAZY = {"bench_unroll": "unroll"}
 
-def bench_unroll(d: int = 64, batch: int = 256, n_steps: int = 1000, repeats: int = 5) -> dict[str, float]:
-    """Best-of-``repeats`` seconds of ``resnet_unroll`` and torchdiffeq's Euler on one grid.
 
-    Field ``f(t, x) = tanh(x Wᵀ + t)``, float64, ``x0`` of shape ``(batch, d)``,
-    grid of ``n_steps + 1`` points on ``[0, 1]``.
-    """
-    gen = torch.Generator().manual_seed(0)
-    w = torch.randn(d, d, generator=gen, dtype=torch.float64) / d**0.5
-    x0 = torch.randn(batch, d, generator=gen, dtype=torch.float64)
-    ts = torch.linspace(0, 1, n_steps + 1, dtype=torch.float64)
-
-    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(x @ w.T + t)
-
-    with torch.no_grad():
-        ours = min(timeit.repeat(lambda: resnet_unroll(f, x0, ts), number=1, repeat=repeats))
-        theirs = min(timeit.repeat(lambda: torchdiffeq.odeint(f, x0, ts, method="euler"), number=1, repeat=repeats))
-    return {"resnet_unroll_s": ours, "torchdiffeq_euler_s": theirs, "ratio": ours / theirs}
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in ("cost", "unroll"):  # the submodules, as attributes (``ctdepth_lib.bench.cost``)
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -25,6 +25,7 @@ import pytest
 
 from ..claims import CLAIM_MIME
 from ..outputs import GLUE_RTOL, snap
+from .ledger import output_records
 
 GLUE_PREFIX = "application/papermill.record/"
 _FRESH: dict[Path, dict[int, list[dict[str, Any]]]] = {}
@@ -85,12 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
             folder = self.config.getoption("--ctdepth-fresh", default=None)
             if folder and self.test_outputs is not None:
                 notebook = Path(str(self.fspath))
-                recs = [
-                    dict(o["data"][CLAIM_MIME])
-                    for o in self.test_outputs
-                    if isinstance(o.get("data"), dict) and CLAIM_MIME in o["data"]
-                ]
-                _FRESH.setdefault(notebook, {})[self.cell_num] = recs
+                _FRESH.setdefault(notebook, {})[self.cell_num] = output_records(self.test_outputs)
                 _write_fresh(Path(folder), notebook)
 
     cell_cls.compare_outputs = compare_outputs

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..params import Param
+from .sweep_task import science_digest  # the one definition of "the science modules"
 
 __all__ = [
     "ChapterParameter",
     "chapter_parameters",
     "invalid_value",
+    "parameter_guards",
     "quick_parameters",
     "run_chapter",
     "seed_run_path",
@@ -93,14 +95,44 @@ def _spec(src: str, nb: Path) -> dict[str, Param]:
         if isinstance(node, ast.Call):
             fn = node.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
-            if name == "validate_parameters":
-                arg = node.args[1] if len(node.args) > 1 else next(k.value for k in node.keywords if k.arg == "spec")
+            if name in ("validate_parameters", "start_chapter"):
+                # validate_parameters(values, spec) or start_chapter(docname, values, spec)
+                at = 1 if name == "validate_parameters" else 2
+                arg = node.args[at] if len(node.args) > at else next(k.value for k in node.keywords if k.arg == "spec")
                 if isinstance(arg, ast.Name):
                     arg = assigned[arg.id]
                 code = compile(ast.Expression(arg), str(nb), "eval")
                 spec = eval(code, {"__builtins__": {}}, dict(_SPEC_NAMES))  # the chapter's own literal spec
                 return dict(spec)
-    raise ValueError(f"notebook {nb}: the cell after 'parameters' does not call validate_parameters")
+    raise ValueError(f"notebook {nb}: the cell after 'parameters' calls neither start_chapter nor validate_parameters")
+
+
+def parameter_guards(nb: Path) -> str:
+    """The validation cell's own checks beyond its spec: its top-level ``if``/``for`` statements that only raise.
+
+    E.g. ``if N_MAX < 4 * N_MIN: raise ValueError(...)`` (a relation between parameters); a
+    sweep runs them on its client, so a bad value is rejected before any run.
+    """
+    cells = _code_cells(_load(nb))
+    src = _source(cells[_parameters_index(cells, nb) + 1])
+
+    def only_raises(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Raise):
+            return True
+        if isinstance(node, (ast.If, ast.For)):
+            return all(raising_block(b) for b in (node.body, node.orelse) if b)
+        return False
+
+    def raising_block(body: list[ast.stmt]) -> bool:  # assignments (a message), then a raise
+        *before, last = body
+        return only_raises(last) and all(isinstance(s, (ast.Assign, ast.AnnAssign)) for s in before)
+
+    keep = [
+        ast.get_source_segment(src, node) or ""
+        for node in ast.parse(src).body
+        if isinstance(node, (ast.If, ast.For)) and only_raises(node)
+    ]
+    return "\n".join(keep)
 
 
 def quick_parameters(nb: Path) -> dict[str, Any]:
@@ -155,8 +187,6 @@ def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:
 
 
 def _fingerprint(nb: Path, parameters: dict[str, Any]) -> str:
-    from ..sweep import science_digest  # one definition of "the science modules" (sweep imports this module)
-
     h = hashlib.sha256(Path(nb).read_bytes())
     h.update(science_digest().encode())
     h.update((Path(__file__).parents[1] / "claims.yaml").read_bytes())

@@ -1,4 +1,5 @@
-"""Facts about the book's source tree: which notebooks the table of contents lists."""
+"""Facts about the book's source tree: which notebooks the table of contents lists, and where a
+folder holds the chapters the claims registry names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["toc_notebooks"]
+from ..claims import registry
+
+__all__ = ["registered_notebooks", "toc_notebooks"]
 
 
 def _files(node: Any) -> list[str]:
@@ -40,3 +43,13 @@ def toc_notebooks(root: Path) -> list[Path]:
         if path.suffix == ".ipynb" and path.is_file():
             notebooks.append(path)
     return notebooks
+
+
+def registered_notebooks(folder: Path) -> list[Path]:
+    """The notebooks ``folder/<chapter>.ipynb`` of the chapters the claims registry names, in docname order.
+
+    ``folder`` is the book's root (the committed chapters) or a build's ``jupyter_execute``
+    folder (the notebooks it executed); a chapter without a notebook there is left out.
+    """
+    chapters = sorted({c.chapter for c in registry().values()})
+    return [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]

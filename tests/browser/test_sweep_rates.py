@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ctdepth_lib import claims
-from ctdepth_lib.sweep_summary import SWEEP_TABLE, load_table, pass_rates, rate_sentence, stated_rates
+from ctdepth_lib.book.sweep_summary import SWEEP_TABLE, load_table, pass_rates, rate_sentence, stated_rates
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("CTDEPTH_HTML", ROOT / "_build" / "check" / "_build" / "html"))

@@ -21,8 +21,10 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from ... import sweep_summary
-from ...claims import collect, collect_fresh, ledger_rows, registry
+from ...claims import registry
+from .. import sweep_summary
+from ..ledger import collect, collect_fresh, ledger_rows
+from ..toc import registered_notebooks
 from . import regenerate
 from .nodes import cell, math_text, table
 
@@ -66,9 +68,10 @@ class ClaimsListDirective(SphinxDirective):
 
 
 def _executed_notebooks(app: Sphinx) -> list[Path]:
-    folder = Path(getattr(app.env.mystnb_config, "output_folder", Path(app.outdir).parent / "jupyter_execute"))
-    chapters = sorted({c.chapter for c in registry().values()})
-    return [folder / f"{ch}.ipynb" for ch in chapters if (folder / f"{ch}.ipynb").is_file()]
+    """The registered chapters as this build executed them (myst-nb's ``jupyter_execute`` folder)."""
+    return registered_notebooks(
+        Path(getattr(app.env.mystnb_config, "output_folder", Path(app.outdir).parent / "jupyter_execute"))
+    )
 
 
 def _sweep_table(app: Sphinx) -> Any | None:
@@ -215,9 +218,7 @@ def _fresh_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
 
 
 def _committed_records(app: Sphinx) -> dict[str, list[dict[str, Any]]]:
-    chapters = sorted({c.chapter for c in registry().values()})
-    src = Path(app.srcdir)
-    return collect([src / f"{ch}.ipynb" for ch in chapters if (src / f"{ch}.ipynb").is_file()])
+    return collect(registered_notebooks(Path(app.srcdir)))
 
 
 def _reproduced_text(row: Any) -> str:

@@ -22,7 +22,7 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from ... import sweep_summary
+from .. import sweep_summary
 from ..notebooks import chapter_parameters, quick_parameters
 from ..toc import toc_notebooks
 from . import regenerate

@@ -1,4 +1,4 @@
-"""Tests of ctdepth_lib.cost: memory and time of a gradient, each configuration in its own process."""
+"""Tests of ctdepth_lib.bench.cost: memory and time of a gradient, each configuration in its own process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import sys
 import pytest
 import torch
 
-from ctdepth_lib.cost import _one_gradient, cost_table, format_cost_table, gradient_cost, main, start_measuring_process
+from ctdepth_lib.bench.cost import (
+    _one_gradient,
+    cost_table,
+    format_cost_table,
+    gradient_cost,
+    main,
+    start_measuring_process,
+)
 from ctdepth_lib.fields import TimeMLP
 
 
@@ -56,12 +63,31 @@ def test_format_and_main(capsys: pytest.CaptureFixture[str]) -> None:
         ({"width": 0}, r"^width must be"),
         ({"repeats": 0}, r"^repeats must be"),
         ({"T": -1.0}, r"^T must be"),
+        ({"T": float("inf")}, r"^T must be"),
+        ({"seed": -1}, r"^seed must be"),
+        ({"timeout": 0.0}, r"^timeout must be"),
     ],
 )
 def test_gradient_cost_rejects(kwargs: dict, match: str) -> None:
     args = {"method": "backprop", "n_steps": 4} | kwargs
     with pytest.raises(ValueError, match=match):
         gradient_cost(args.pop("method"), args.pop("n_steps"), **args)
+
+
+def test_gradient_cost_rejects_a_non_number_T() -> None:
+    with pytest.raises(TypeError, match=r"^T must be"):
+        gradient_cost("backprop", 4, T="1")  # type: ignore[arg-type]
+
+
+def test_the_public_names_and_the_module_run() -> None:
+    import ctdepth_lib as cl
+
+    assert cl.cost_table is cost_table and cl.start_measuring_process is start_measuring_process
+    # `python -m ctdepth_lib.bench.cost`: nothing imported the module before runpy runs it (no warning)
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "ctdepth_lib.bench.cost", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stderr == "" and "--n" in out.stdout
 
 
 def test_cost_table_rejects_empty() -> None:
@@ -71,7 +97,7 @@ def test_cost_table_rejects_empty() -> None:
 
 def test_server_ignores_sigint_and_exits_quietly_on_end_of_input() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from ctdepth_lib.cost import _serve; _serve()"],
+        [sys.executable, "-c", "from ctdepth_lib.bench.cost import _serve; _serve()"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

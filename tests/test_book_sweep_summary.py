@@ -1,4 +1,4 @@
-"""Pass rates and spreads over a sweep table (ctdepth_lib.sweep_summary), on a hand-made table."""
+"""Pass rates and spreads over a sweep table (ctdepth_lib.book.sweep_summary), on a hand-made table."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from ctdepth_lib import sweep_summary as ss  # noqa: E402
+from ctdepth_lib.book import sweep_summary as ss  # noqa: E402
 
 
 def _table() -> object:
@@ -150,7 +150,7 @@ def test_sweep_problems_name_every_unstated_failure() -> None:
 
 
 def test_format_rates_and_rate_sentence_state_the_rate() -> None:
-    from ctdepth_lib.sweep_summary import RateSummary, StatedRate, format_rates, rate_sentence
+    from ctdepth_lib.book.sweep_summary import RateSummary, StatedRate, format_rates, rate_sentence
 
     kinds = {"quick": RateSummary(50, 46, 0.5, 1.0, 1.7), "full": RateSummary(10, 10, 0.7, 0.9, 1.1)}
     assert rate_sentence(kinds) == "46 of 50 quick runs and 10 of 10 full runs"

@@ -17,7 +17,8 @@ set size, resets the kernel's peak-RSS counter (``/proc/self/clear_refs``) and
 computes one gradient; the cost is ``VmHWM − VmRSS`` (peak minus baseline).  Time is
 the best of ``repeats`` further gradients in the same process.
 
-``python -m ctdepth_lib.cost`` prints the table for ``N = 64 … 4096``.
+``python -m ctdepth_lib cost`` (or ``python -m ctdepth_lib.bench.cost``) prints the table for
+``N = 64 … 4096``.
 """
 
 from __future__ import annotations
@@ -33,17 +34,16 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ._validate import check_int
-from .fields import TimeMLP
-from .resnet import resnet_unroll
-from .solvers import odeint
+from .._validate import check_choice, check_int, check_positive
+from ..fields import TimeMLP
+from ..resnet import resnet_unroll
+from ..solvers import odeint, uniform_grid_options
 
 __all__ = [
     "COST_METHODS",
@@ -54,11 +54,6 @@ __all__ = [
     "main",
     "start_measuring_process",
 ]
-
-# ``python -m ctdepth_lib.cost``: the package's ``__init__`` has already imported this module when
-# runpy executes it, which runpy reports; harmless here (``main`` keeps no module state), so silence
-# exactly that message.
-warnings.filterwarnings("ignore", message="'ctdepth_lib.cost' found in sys.modules", category=RuntimeWarning)
 
 #: The two ways of computing the gradient that are compared.
 COST_METHODS = ("backprop", "adjoint")
@@ -104,10 +99,8 @@ def _one_gradient(method: str, f: TimeMLP, x0: torch.Tensor, n_steps: int, T: fl
         xs = resnet_unroll(f, x0, torch.linspace(0.0, T, n_steps + 1, dtype=x0.dtype))
         z = xs[-1]
     else:
-        from .training import _uniform_grid
-
         ts = torch.tensor([0.0, T], dtype=x0.dtype)
-        z = odeint(f, x0, ts, method="euler", adjoint=True, options=_uniform_grid(n_steps))[-1]
+        z = odeint(f, x0, ts, method="euler", adjoint=True, options=uniform_grid_options(n_steps))[-1]
     loss = 0.5 * z.square().sum()
     grads = torch.autograd.grad(loss, params)
     return float(sum(float(g.square().sum()) for g in grads))
@@ -194,7 +187,7 @@ class _Server:
         if cls.proc is None or cls.proc.poll() is not None:
             env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
             cls.proc = subprocess.Popen(
-                [sys.executable, "-c", "from ctdepth_lib.cost import _serve; _serve()"],
+                [sys.executable, "-c", "from ctdepth_lib.bench.cost import _serve; _serve()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -259,6 +252,12 @@ def gradient_cost(
     ``method="adjoint"``: ``torchdiffeq.odeint_adjoint`` with Euler on the same grid.
     Field :class:`TimeMLP` ``(d, width)``, initial states ``(batch, d)``, float64, one thread.
 
+    Args:
+        method: one of :data:`COST_METHODS`.
+        n_steps, batch, d, width, repeats: integers ≥ 1; ``seed`` (of the field and of ``x0``) ≥ 0.
+        T: the end time (> 0) of the grid ``linspace(0, T, n_steps + 1)``.
+        timeout: seconds (> 0) to wait for the measuring process's answer.
+
     Returns:
         :class:`GradientCost` with the peak resident memory above the process's baseline
         (MiB) and the best-of-``repeats`` wall time of one gradient (seconds).
@@ -266,15 +265,12 @@ def gradient_cost(
     Reference: Chen, Rubanova, Bettencourt & Duvenaud, *Neural ordinary differential
     equations*, NeurIPS 2018, §2 (the adjoint's O(1) memory).
     """
-    if method not in COST_METHODS:
-        raise ValueError(f"method must be one of {list(COST_METHODS)}; got {method!r}")
-    check_int("n_steps", n_steps, 1)
-    check_int("batch", batch, 1)
-    check_int("d", d, 1)
-    check_int("width", width, 1)
-    check_int("repeats", repeats, 1)
-    if isinstance(T, bool) or not isinstance(T, (int, float)) or not 0 < T < float("inf"):
-        raise ValueError(f"T must be a finite number > 0; got {T!r}")
+    check_choice("method", method, COST_METHODS)
+    for name, value in (("n_steps", n_steps), ("batch", batch), ("d", d), ("width", width), ("repeats", repeats)):
+        check_int(name, value, 1)
+    check_int("seed", seed, 0)
+    check_positive("T", T)
+    check_positive("timeout", timeout)
     config = {
         "method": method,
         "n_steps": n_steps,
@@ -329,9 +325,9 @@ def format_cost_table(records: Sequence[GradientCost]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ctdepth_lib.cost [--n 64 256 1024 4096] [--batch 128] [--d 8] [--width 32]``."""
+    """``python -m ctdepth_lib cost [--n 64 256 1024 4096] [--batch 128] [--d 8] [--width 32]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m ctdepth_lib.cost",
+        prog="python -m ctdepth_lib cost",
         description="Peak memory and time per gradient: backprop through the ResNet unroll vs the adjoint.",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """Pass rates and spreads of the claims over a committed seed sweep (``data/sweep/results.parquet``).
 
-The sweep (``python -m ctdepth_lib sweep``, :mod:`ctdepth_lib.sweep`) runs every chapter with
+The sweep (``python -m ctdepth_lib sweep``, :mod:`ctdepth_lib.book.sweep`) runs every chapter with
 many seeds and writes one row per claim per run. This module reads that table and summarises it
 per claim and per kind of run (quick or full parameters): how many runs the claim held in, and
 the spread of its measured value. The Claims page renders these summaries from the committed
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..claims import load_registry
+
 __all__ = [
     "SWEEP_TABLE",
     "RateSummary",
@@ -25,6 +27,7 @@ __all__ = [
     "parameters_text",
     "pass_rates",
     "rate_sentence",
+    "run_times",
     "spread_figure",
     "stated_rates",
     "sweep_problems",
@@ -197,17 +200,10 @@ def stated_rates(path: str | Path | None = None) -> dict[str, StatedRate]:
     in them, so stating a rate does not change any run (nor make the committed sweep stale).
 
     Args:
-        path: a registry file; default the ``claims.yaml`` shipped with the package.
+        path: a registry file; default the ``claims.yaml`` shipped with the package
+            (read by :func:`ctdepth_lib.claims.load_registry`).
     """
-    from importlib import resources
-
-    import yaml
-
-    if path is None:
-        text = resources.files("ctdepth_lib").joinpath("claims.yaml").read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    section = yaml.safe_load(text).get("over_seeds") or {}
+    section = load_registry(path).get("over_seeds") or {}
     if not isinstance(section, Mapping):
         raise ValueError(f"over_seeds must map claim ids to {{min_rate, why}}; got {type(section).__name__}")
     out: dict[str, StatedRate] = {}
@@ -302,7 +298,7 @@ def spread_figure(table: Any, claims: Iterable[Any], chapter: str, path: str | P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import COLORS, use_style
+    from ..plotting import COLORS, use_style
 
     use_style()
     mine = [c for c in claims if c.chapter == chapter and c.op != "=="]

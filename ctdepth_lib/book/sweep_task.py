@@ -1,9 +1,21 @@
-"""The task of a seed sweep: one papermill run on a Dask worker (see :mod:`ctdepth_lib.sweep`).
+"""The task of a seed sweep: one papermill run on a Dask worker (see :mod:`ctdepth_lib.book.sweep`),
+and the digests of the library that say which runs are comparable.
 
-Self-contained on purpose: :mod:`ctdepth_lib.sweep` sends this module's functions to the workers
-by value (``cloudpickle.register_pickle_by_value``), so a worker runs a task without importing
-``ctdepth_lib`` — whose ``__init__`` imports torch, seconds per worker process — and only the
-chapter's kernel pays for torch. Only the standard library and papermill are used here.
+Self-contained on purpose: :mod:`ctdepth_lib.book.sweep` sends this module's functions to the
+workers by value (``cloudpickle.register_pickle_by_value``), so a worker runs a task without
+importing ``ctdepth_lib`` (only the chapter's kernel does, and pays for torch), and a worker whose
+``ctdepth_lib`` differs from the client's is found out before it runs anything. Only the standard
+library and papermill are used here.
+
+Two digests, both SHA-256 over relative POSIX paths and file bytes in sorted path order:
+
+* :func:`science_digest` — the modules a chapter's claims depend on: every ``*.py`` under
+  ``ctdepth_lib/`` (recursively; the ``bench/`` wing too, since claim T-memory measures with
+  ``cost_table``), except everything under ``ctdepth_lib/book/`` (the book's machinery, this
+  sweep included) and :data:`NOT_SCIENCE`. It enters every run's code version, so changing one of
+  these files makes the committed sweep stale.
+* :func:`library_digest` — what a worker must share with the client: the science modules, the
+  plotting style and the claims registry.
 """
 
 from __future__ import annotations
@@ -18,7 +30,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CONTINUE_VAR", "THREAD_VARS", "execute_run", "failed_claims", "library_digest", "package_dir"]
+__all__ = [
+    "CONTINUE_VAR",
+    "NOT_SCIENCE",
+    "THREAD_VARS",
+    "execute_run",
+    "failed_claims",
+    "library_digest",
+    "package_dir",
+    "science_digest",
+    "science_files",
+]
 
 #: Thread-count variables that Dask's nanny sets to 1 for its workers; a run's kernel gets the
 #: client's values instead, so a sweep computes what a plain papermill run on the client does.
@@ -28,8 +50,8 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: nothing of ctdepth_lib).
 CONTINUE_VAR = "CTDEPTH_CLAIMS_CONTINUE"
 CLAIM_MIME = "application/vnd.ctdepth.claim+json"
-#: Modules that drive runs but do not change what a run measures (left out of the digest).
-DRIVER_MODULES = ("__main__.py", "sweep.py")
+#: Modules outside ``book/`` that no claim depends on: the command line and the plotting style.
+NOT_SCIENCE = ("__main__.py", "plotting.py", "sweep.py")  # sweep.py: the re-export of book.sweep
 
 
 def package_dir() -> Path:
@@ -40,16 +62,36 @@ def package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def library_digest() -> str:
-    """SHA-256 of ``ctdepth_lib``'s sources and claims registry, without the sweep driver
-    (``__main__.py``, ``sweep.py``, ``sweep_*.py``)."""
-    pkg = package_dir()
+def science_files(pkg: Path | None = None) -> list[str]:
+    """The science modules: relative POSIX paths of every ``*.py`` under the package, sorted.
+
+    Everything under ``book/`` and the top-level :data:`NOT_SCIENCE` are left out; ``bench/``
+    is in. ``pkg`` is the package folder (default :func:`package_dir`).
+    """
+    pkg = package_dir() if pkg is None else Path(pkg)
+    rels = (p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py"))
+    return sorted(r for r in rels if not r.startswith("book/") and r not in NOT_SCIENCE)
+
+
+def _digest(pkg: Path, rels: list[str]) -> str:
     h = hashlib.sha256()
-    for path in [*sorted(pkg.glob("*.py")), pkg / "claims.yaml"]:
-        if path.name in DRIVER_MODULES or path.name.startswith("sweep_"):
-            continue
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for rel in rels:
+        data = (pkg / rel).read_bytes()
+        h.update(f"{rel}\0{len(data)}\0".encode() + data)
     return h.hexdigest()
+
+
+def science_digest(pkg: Path | None = None) -> str:
+    """SHA-256 of the science modules (:func:`science_files`): each one's relative path, size and bytes."""
+    pkg = package_dir() if pkg is None else Path(pkg)
+    return _digest(pkg, science_files(pkg))
+
+
+def library_digest(pkg: Path | None = None) -> str:
+    """SHA-256 of what a run imports or reads from ``ctdepth_lib``: the science modules, ``plotting.py``
+    and ``claims.yaml`` (not the book's machinery nor the command line, which only drive runs)."""
+    pkg = package_dir() if pkg is None else Path(pkg)
+    return _digest(pkg, sorted([*science_files(pkg), "plotting.py", "claims.yaml"]))
 
 
 def failed_claims(notebook: str) -> list[str]:

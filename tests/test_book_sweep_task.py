@@ -1,0 +1,82 @@
+"""ctdepth_lib.book.sweep_task: a run's failing claims, and the digests that say which runs compare."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+
+from ctdepth_lib import claims
+from ctdepth_lib.book import sweep_task
+from ctdepth_lib.book.sweep_task import CLAIM_MIME, CONTINUE_VAR, failed_claims, science_digest, science_files
+
+
+def test_failed_claims_reads_the_failing_records() -> None:
+    assert CONTINUE_VAR == claims.CONTINUE_VAR and CLAIM_MIME == claims.CLAIM_MIME
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    for verdict in ("pass", "fail", "fail"):
+        data = {CLAIM_MIME: {"id": "1b", "verdict": verdict}, "text/plain": f"claim 1b: {verdict.upper()}"}
+        cell.outputs.append(nbformat.v4.new_output("display_data", data=data))
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    assert failed_claims(nbformat.writes(nb)) == ["claim 1b: FAIL", "claim 1b: FAIL"]
+
+
+def _package(root: Path) -> Path:
+    pkg = root / "ctdepth_lib"
+    files = {
+        "__init__.py": "",
+        "solvers.py": "A = 1\n",
+        "__main__.py": "cli\n",
+        "plotting.py": "style\n",
+        "claims.yaml": "claims: []\n",
+        "bench/__init__.py": "",
+        "bench/cost.py": "cost\n",
+        "book/__init__.py": "",
+        "book/sweep.py": "sweep\n",
+        "book/sphinx/pages.py": "pages\n",
+        "notes.txt": "not python\n",
+    }
+    for rel, text in files.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text, encoding="utf-8")
+    return pkg
+
+
+def test_science_files_are_every_module_but_the_book_the_cli_and_plotting(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    assert science_files(pkg) == ["__init__.py", "bench/__init__.py", "bench/cost.py", "solvers.py"]
+
+
+def test_science_digest_hashes_paths_and_bytes_in_sorted_order(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    h = hashlib.sha256()  # the documented formula: relative path, size and bytes of each file, sorted by path
+    for rel in ("__init__.py", "bench/__init__.py", "bench/cost.py", "solvers.py"):
+        data = (pkg / rel).read_bytes()
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    digest = science_digest(pkg)
+    assert digest == h.hexdigest()
+    (pkg / "book" / "sweep.py").write_text("the machinery changed\n")
+    (pkg / "plotting.py").write_text("another style\n")
+    assert science_digest(pkg) == digest  # the machinery does not make a sweep stale
+    (pkg / "bench" / "cost.py").write_text("cost, measured otherwise\n")
+    assert science_digest(pkg) != digest  # the bench wing does (claim T-memory measures with it)
+
+
+def test_library_digest_also_covers_plotting_and_the_registry(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    digest = sweep_task.library_digest(pkg)
+    (pkg / "book" / "sweep.py").write_text("the driver changed\n")
+    assert sweep_task.library_digest(pkg) == digest
+    for rel in ("plotting.py", "claims.yaml"):
+        (pkg / rel).write_text("changed\n")
+        assert sweep_task.library_digest(pkg) != digest
+        digest = sweep_task.library_digest(pkg)
+
+
+def test_the_installed_package() -> None:
+    files = science_files()
+    assert "solvers.py" in files and "bench/cost.py" in files
+    assert not [f for f in files if f.startswith("book/") or f in ("__main__.py", "plotting.py")]
+    assert science_digest() == science_digest()

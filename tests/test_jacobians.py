@@ -1,0 +1,223 @@
+"""Tests of ctdepth_lib.jacobians (network Jacobians, spectra, logarithmic norms) against closed forms, finite differences, numpy and scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import expm
+
+from ctdepth_lib import (
+    TimeMLP,
+    fd_state_jacobian,
+    gradient_gain,
+    jacobian_spectrum,
+    log_norm,
+    log_norm_integral,
+    log_norm_profile,
+    resnet_unroll,
+    rk_unroll,
+    state_jacobian,
+    step_norm_product,
+)
+
+DT = torch.float64
+
+
+def _rng(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
+    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
+
+
+def _field(d: int, k: float = 1.0, seed: int = 0):
+    mlp = TimeMLP(d, 8, seed=seed)
+
+    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return -k * x + 0.3 * mlp(t, x)
+
+    return f
+
+
+def _linear(a: torch.Tensor):
+    return lambda t, x: x @ a.T
+
+
+def _fd_jacobian(fun, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Central finite differences, one column per coordinate (the independent reference)."""
+    cols = []
+    for k in range(z.numel()):
+        e = torch.zeros_like(z)
+        e[k] = eps
+        cols.append((fun(z + e) - fun(z - e)) / (2 * eps))
+    return torch.stack(cols, dim=-1)
+
+
+# --- symplectic form, defects, spectrum --------------------------------------------------
+
+
+def test_jacobian_spectrum_matches_numpy() -> None:
+    j = _matrix(5, 3, scale=2.0)
+    logdet, sv = jacobian_spectrum(j)
+    _sign, ref = np.linalg.slogdet(j.numpy())
+    assert float(logdet) == pytest.approx(ref, rel=1e-12)
+    np.testing.assert_allclose(sv.numpy(), np.linalg.svd(j.numpy(), compute_uv=False), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 5))
+def test_gradient_gain_lies_between_singular_values(seed: int, d: int) -> None:
+    j = _matrix(d, seed, scale=3.0)
+    p = torch.randn(20, d, generator=_rng(seed + 1), dtype=DT)
+    gain = gradient_gain(j, p)
+    sv = np.linalg.svd(j.numpy(), compute_uv=False)
+    ref = np.linalg.norm(p.numpy() @ j.numpy(), axis=1) / np.linalg.norm(p.numpy(), axis=1)
+    np.testing.assert_allclose(gain.numpy(), ref, rtol=1e-12)
+    assert np.all(gain.numpy() >= sv[-1] * (1 - 1e-12))
+    assert np.all(gain.numpy() <= sv[0] * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_state_jacobian_linear_closed_form(method: str) -> None:
+    a = _matrix(3, 1)
+    n, h = 16, 1 / 16
+    ts = torch.linspace(0, 1, n + 1, dtype=DT)
+    ha = (h * a).numpy()
+    step = np.eye(3) + ha
+    if method == "rk4":
+        step = np.eye(3) + ha + ha @ ha / 2 + ha @ ha @ ha / 6 + ha @ ha @ ha @ ha / 24
+    j = state_jacobian(_linear(a), torch.randn(3, generator=_rng(2), dtype=DT), ts, method=method)
+    np.testing.assert_allclose(j.detach().numpy(), np.linalg.matrix_power(step, n), rtol=1e-12, atol=1e-14)
+
+
+def test_state_jacobian_matches_finite_differences_batched() -> None:
+    f = _field(3, seed=4)
+    ts = torch.linspace(0, 1, 11, dtype=DT)
+    x0 = torch.randn(2, 3, generator=_rng(5), dtype=DT)
+    j = state_jacobian(f, x0, ts).detach()
+    assert j.shape == (2, 3, 3)
+    for b in range(2):
+        ref = _fd_jacobian(lambda x: rk_unroll(f, x, ts)[-1].detach(), x0[b])
+        np.testing.assert_allclose(j[b].numpy(), ref.numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_log_norm_closed_forms() -> None:
+    # mu(diag) = largest entry; mu(skew) = 0; mu([[a, b], [0, a]]) = a + |b|/2; mu(-I) = -1 (Söderlind 2006, §2).
+    assert float(log_norm(torch.diag(torch.tensor([-5.0, 1.0], dtype=DT)))) == pytest.approx(1.0, abs=1e-15)
+    assert abs(float(log_norm(torch.tensor([[0.0, -3.0], [3.0, 0.0]], dtype=DT)))) <= 1e-15
+    a, b = -0.7, 2.4
+    assert float(log_norm(torch.tensor([[a, b], [0.0, a]], dtype=DT))) == pytest.approx(a + abs(b) / 2, rel=1e-14)
+    assert float(log_norm(-torch.eye(3, dtype=DT))) == pytest.approx(-1.0, rel=1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 5))
+def test_log_norm_bounds_matrix_exponential_and_matches_numpy(seed: int, d: int) -> None:
+    m = _matrix(d, seed, scale=2.0)
+    mu = float(log_norm(m))
+    ref = np.linalg.eigvalsh(0.5 * (m.numpy() + m.numpy().T))[-1]
+    assert mu == pytest.approx(ref, abs=1e-13)
+    # ||exp(tM)||_2 <= exp(t mu) and mu >= the spectral abscissa (scipy's expm, numpy's eig)
+    for t in (0.1, 1.0, 3.0):
+        assert np.linalg.norm(expm(t * m.numpy()), 2) <= math.exp(t * mu) * (1 + 1e-12)
+    assert mu >= np.linalg.eigvals(m.numpy()).real.max() - 1e-12
+    # derivative of the norm at the identity: (||I + hM|| - 1)/h -> mu
+    h = 1e-6
+    slope = (np.linalg.norm(np.eye(d) + h * m.numpy(), 2) - 1) / h
+    assert slope == pytest.approx(mu, abs=1e-5)
+
+
+def test_log_norm_batch_shape() -> None:
+    m = torch.randn(3, 2, 4, 4, generator=_rng(1), dtype=DT)
+    assert log_norm(m).shape == (3, 2)
+
+
+def test_log_norm_integral_closed_forms() -> None:
+    # f = -x^3 (d = 1): x(t) = x0 / sqrt(1 + 2 x0^2 t), int -3 x^2 dt = -(3/2) log(1 + 2 x0^2 T).
+    x0, t_end = 1.3, 2.0
+    ts = torch.linspace(0.0, t_end, 4001, dtype=DT)
+    xs = (x0 / torch.sqrt(1 + 2 * x0**2 * ts))[:, None]
+    got = float(log_norm_integral(lambda t, x: -(x**3), ts, xs))
+    assert got == pytest.approx(-1.5 * math.log(1 + 2 * x0**2 * t_end), rel=1e-6)
+    # linear f = A x: the integral is mu(A) T, for a batch too.
+    a = _matrix(3, 5, scale=1.5)
+    ts = torch.linspace(0.0, 1.5, 5, dtype=DT)
+    xs = torch.randn(5, 2, 3, generator=_rng(2), dtype=DT)
+    ref = 1.5 * np.linalg.eigvalsh(0.5 * (a.numpy() + a.numpy().T))[-1]
+    np.testing.assert_allclose(log_norm_integral(_linear(a), ts, xs).numpy(), [ref, ref], rtol=1e-13)
+    # time dependent f = a(t) x with a(t) = cos t: int = sin T
+    ts = torch.linspace(0.0, 1.0, 2001, dtype=DT)
+    got = float(log_norm_integral(lambda t, x: torch.cos(t) * x, ts, torch.ones(2001, 1, dtype=DT)))
+    assert got == pytest.approx(math.sin(1.0), rel=1e-7)
+
+
+def test_log_norm_profile_shape_and_values() -> None:
+    a = torch.diag(torch.tensor([-2.0, 0.5], dtype=DT))
+    ts = torch.linspace(0.0, 1.0, 7, dtype=DT)
+    prof = log_norm_profile(_linear(a), ts, torch.randn(7, 3, 2, generator=_rng(0), dtype=DT))
+    assert prof.shape == (7, 3)
+    np.testing.assert_allclose(prof.numpy(), 0.5, rtol=1e-15)
+
+
+def test_continuous_adjoint_obeys_the_log_norm_bound() -> None:
+    # |p(0)| <= exp(int mu) |p(T)| along a nonlinear trajectory; x and p from scipy's DOP853 (independent).
+    from scipy.integrate import solve_ivp
+
+    f = _field(3, k=0.5, seed=4)
+    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    ts = torch.linspace(0.0, 1.5, 1501, dtype=DT)
+
+    def rhs(t, x):
+        return f(torch.tensor(t, dtype=DT), torch.tensor(x, dtype=DT)).detach().numpy()
+
+    sol = solve_ivp(rhs, (0.0, 1.5), x0.numpy(), method="DOP853", rtol=1e-12, atol=1e-12, t_eval=ts.numpy())
+    xs = torch.tensor(sol.y.T, dtype=DT)
+    bound = math.exp(float(log_norm_integral(f, ts, xs)))
+    m = state_jacobian(f, x0, torch.linspace(0.0, 1.5, 301, dtype=DT), method="rk4")
+    assert float(torch.linalg.svdvals(m)[0]) <= bound * (1 + 1e-6)
+
+
+def test_step_norm_product_closed_forms_and_bound() -> None:
+    # rotation: every factor is sqrt(1 + h^2 w^2); diagonal: prod of max |1 + h a_i|.
+    w, n = 3.0, 16
+    ts = torch.linspace(0.0, 2.0, n + 1, dtype=DT)
+    rot = torch.tensor([[0.0, -w], [w, 0.0]], dtype=DT)
+    xs = resnet_unroll(_linear(rot), torch.tensor([1.0, 0.5], dtype=DT), ts)
+    h = 2.0 / n
+    assert float(step_norm_product(_linear(rot), ts, xs)) == pytest.approx((1 + h * h * w * w) ** (n / 2), rel=1e-13)
+    diag = torch.diag(torch.tensor([-5.0, 1.0], dtype=DT))
+    xs = resnet_unroll(_linear(diag), torch.randn(4, 2, generator=_rng(0), dtype=DT), ts)
+    np.testing.assert_allclose(step_norm_product(_linear(diag), ts, xs).numpy(), (1 + h) ** n, rtol=1e-13)
+    # nonlinear: sigma_max of the network Jacobian never exceeds the product
+    f = _field(3, k=0.0, seed=2)
+    x0 = torch.randn(3, generator=_rng(3), dtype=DT)
+    ts = torch.linspace(0.0, 2.0, 33, dtype=DT)
+    j = state_jacobian(f, x0, ts)
+    assert float(torch.linalg.svdvals(j)[0]) <= float(step_norm_product(f, ts, resnet_unroll(f, x0, ts))) * (1 + 1e-13)
+
+
+def test_log_norm_bad_inputs_are_rejected() -> None:
+    with pytest.raises(ValueError, match="M must be a square"):
+        log_norm(torch.zeros(2, 3, dtype=DT))
+    with pytest.raises(TypeError, match="M must"):
+        log_norm(torch.zeros(2, 2, dtype=torch.int64))
+    f = _linear(torch.eye(2, dtype=DT))
+    ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
+    with pytest.raises(ValueError, match="xs must have shape"):
+        log_norm_integral(f, ts, torch.zeros(3, 2, dtype=DT))
+    with pytest.raises(TypeError, match="f must be callable"):
+        step_norm_product(None, ts, torch.zeros(4, 2, dtype=DT))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ts must be strictly"):
+        log_norm_profile(f, torch.zeros(4, dtype=DT), torch.zeros(4, 2, dtype=DT))
+    with pytest.raises(ValueError, match="x0 must be one input"):
+        fd_state_jacobian(f, torch.zeros(2, 2, dtype=DT), ts)
+    with pytest.raises(ValueError, match="eps must be"):
+        fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, eps=-1.0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, method="nope")
