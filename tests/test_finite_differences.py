@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from field_cases import DT, TanhField, contracting_field, linear, matrix, rng
 from scipy.linalg import expm
 
 from ctdepth_lib import (
-    TimeMLP,
     adjoint_momenta,
     fd_momentum,
     fd_state_jacobian,
@@ -17,46 +17,14 @@ from ctdepth_lib import (
     state_jacobian,
 )
 
-DT = torch.float64
-
-
-def _rng(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
-    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
-
-
-class TanhField(torch.nn.Module):
-    """Autonomous f(x) = tanh(W x + b) with an explicit Jacobian for the references."""
-
-    def __init__(self, d: int, seed: int = 1) -> None:
-        super().__init__()
-        g = _rng(seed)
-        self.w = torch.nn.Parameter(torch.randn(d, d, generator=g, dtype=DT) / d**0.5)
-        self.b = torch.nn.Parameter(0.3 * torch.randn(d, generator=g, dtype=DT))
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(x @ self.w.T + self.b)
-
-    def np_f(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(self.w.detach().numpy() @ x + self.b.detach().numpy())
-
-    def np_jac(self, x: np.ndarray) -> np.ndarray:
-        w = self.w.detach().numpy()
-        s = np.tanh(w @ x + self.b.detach().numpy())
-        return (1 - s**2)[:, None] * w
-
-
 # --- hamiltonian -------------------------------------------------------------------------
 
 
 def test_hamiltonian_gradient_fd_explicit_jacobian() -> None:
     # H = p·tanh(Wx + b): H_x = p diag(1 − tanh²) W (explicit), H_p = f.
     f = TanhField(3, seed=20)
-    xs = torch.randn(4, 5, 3, generator=_rng(21), dtype=DT)
-    ps = torch.randn(4, 5, 3, generator=_rng(22), dtype=DT)
+    xs = torch.randn(4, 5, 3, generator=rng(21), dtype=DT)
+    ps = torch.randn(4, 5, 3, generator=rng(22), dtype=DT)
     ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
     h_x, h_p = hamiltonian_gradient_fd(f, ts, xs, ps)
     assert h_x.shape == h_p.shape == xs.shape
@@ -71,9 +39,9 @@ def test_hamiltonian_gradient_fd_explicit_jacobian() -> None:
 
 def test_hamiltonian_time_rate_fd_closed_form() -> None:
     # f(t, x) = sin(ωt) A x: ∂H/∂t = ω cos(ωt) p·Ax.
-    a, om = _matrix(3, seed=23), 1.7
-    xs = torch.randn(6, 2, 3, generator=_rng(24), dtype=DT)
-    ps = torch.randn(6, 2, 3, generator=_rng(25), dtype=DT)
+    a, om = matrix(3, seed=23), 1.7
+    xs = torch.randn(6, 2, 3, generator=rng(24), dtype=DT)
+    ps = torch.randn(6, 2, 3, generator=rng(25), dtype=DT)
     ts = torch.linspace(0.0, 2.0, 6, dtype=DT)
     rate = hamiltonian_time_rate_fd(lambda t, y: torch.sin(om * t) * (y @ a.T), ts, xs, ps)
     expected = np.einsum("mbi,ij,mbj->mb", ps.numpy(), a.numpy(), xs.numpy()) * (om * np.cos(om * ts.numpy()))[:, None]
@@ -84,9 +52,9 @@ def test_hamiltonian_time_rate_fd_closed_form() -> None:
 def test_fd_momentum_linear_closed_form() -> None:
     # f = A x, ℓ_b = |x_b(t1) − y_b|²/2: p = (x(t1) − y) e^{A(t1 − t0)}.
     d = 3
-    a = _matrix(d, seed=26)
-    x = torch.randn(4, d, generator=_rng(27), dtype=DT)
-    y = torch.randn(4, d, generator=_rng(28), dtype=DT)
+    a = matrix(d, seed=26)
+    x = torch.randn(4, d, generator=rng(27), dtype=DT)
+    y = torch.randn(4, d, generator=rng(28), dtype=DT)
     t0, t1 = 0.3, 1.5
     p = fd_momentum(lambda t, z: z @ a.T, t0, t1, x, lambda z: 0.5 * ((z - y) ** 2).sum(-1))
     prop = expm(a.numpy() * (t1 - t0))
@@ -100,35 +68,22 @@ def test_fd_momentum_linear_closed_form() -> None:
 def test_fd_momentum_matches_backprop_limit_nonlinear() -> None:
     # the continuous momentum of a nonlinear time-dependent field (torchdiffeq adjoint at tight tolerance)
     f = TanhField(3, seed=29)
-    x0 = torch.randn(2, 3, generator=_rng(30), dtype=DT)
+    x0 = torch.randn(2, 3, generator=rng(30), dtype=DT)
     ts = torch.tensor([0.0, 1.0], dtype=DT)
     _, ps = adjoint_momenta(f, x0, ts, lambda z: (z**3).sum(), rtol=1e-12, atol=1e-12)
     p = fd_momentum(f, 0.0, 1.0, x0, lambda z: (z**3).sum(-1))
     np.testing.assert_allclose(p.numpy(), ps[0].numpy(), rtol=1e-7, atol=1e-8)
 
 
-def _linear(a: torch.Tensor):
-    return lambda t, x: x @ a.T
-
-
-def _field(d: int, k: float = 1.0, seed: int = 0):
-    mlp = TimeMLP(d, 8, seed=seed)
-
-    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return -k * x + 0.3 * mlp(t, x)
-
-    return f
-
-
 def test_fd_state_jacobian_matches_closed_form_and_jacrev() -> None:
-    a = _matrix(3, 1, scale=1.0)
+    a = matrix(3, 1, scale=1.0)
     ts = torch.linspace(0.0, 1.0, 9, dtype=DT)
-    x0 = torch.randn(3, generator=_rng(1), dtype=DT)
+    x0 = torch.randn(3, generator=rng(1), dtype=DT)
     step = torch.eye(3, dtype=DT) + (1.0 / 8) * a
     np.testing.assert_allclose(
-        fd_state_jacobian(_linear(a), x0, ts).numpy(), np.linalg.matrix_power(step.numpy(), 8), atol=1e-9
+        fd_state_jacobian(linear(a), x0, ts).numpy(), np.linalg.matrix_power(step.numpy(), 8), atol=1e-9
     )
-    f = _field(3, k=1.0, seed=0)
+    f = contracting_field(3, k=1.0, seed=0)
     j = state_jacobian(f, x0, ts, method="heun")
     np.testing.assert_allclose(fd_state_jacobian(f, x0, ts, method="heun").numpy(), j.detach().numpy(), atol=1e-8)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from field_cases import DT, rng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
@@ -27,12 +28,6 @@ from ctdepth_lib import (
     translation_charge,
 )
 
-DT = torch.float64
-
-
-def _rng(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
 
 def _loss(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x**2).sum() + torch.sin(x).sum()
@@ -42,8 +37,8 @@ def _loss(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_charges_closed_forms() -> None:
-    xs = torch.randn(5, 3, 4, generator=_rng(1), dtype=DT)
-    ps = torch.randn(5, 3, 4, generator=_rng(2), dtype=DT)
+    xs = torch.randn(5, 3, 4, generator=rng(1), dtype=DT)
+    ps = torch.randn(5, 3, 4, generator=rng(2), dtype=DT)
     x, p = xs.numpy(), ps.numpy()
     np.testing.assert_allclose(scaling_charge(xs, ps).numpy(), np.einsum("nbi,nbi->nb", p, x), rtol=1e-14)
     v = torch.tensor([1.0, -2.0, 0.0, 0.5], dtype=DT)
@@ -51,7 +46,7 @@ def test_charges_closed_forms() -> None:
     np.testing.assert_allclose(
         angular_momentum(xs, ps, 1, 3).numpy(), x[..., 1] * p[..., 3] - x[..., 3] * p[..., 1], rtol=1e-13, atol=1e-15
     )
-    g = torch.randn(4, 4, generator=_rng(3), dtype=DT)
+    g = torch.randn(4, 4, generator=rng(3), dtype=DT)
     np.testing.assert_allclose(
         noether_charge(xs, ps, g).numpy(), np.einsum("nbi,ij,nbj->nb", p, g.numpy(), x), rtol=1e-12, atol=1e-14
     )
@@ -89,7 +84,7 @@ def test_charge_drift_closed_form() -> None:
 
 def test_layer_momenta_matches_finite_differences() -> None:
     net = FeedforwardNet(3, 4, activation="tanh", bias=True, seed=1)
-    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    x0 = torch.randn(3, generator=rng(4), dtype=DT)
     xs, ps = layer_momenta(net.steps(), x0, _loss)
     assert xs.shape == ps.shape == (5, 3)
     np.testing.assert_allclose(xs[-1].numpy(), net(x0).detach().numpy(), rtol=1e-15)
@@ -103,7 +98,7 @@ def test_layer_momenta_of_residual_layers_is_backprop() -> None:
     f = HomogeneousField(3, 8, activation="tanh", bias=True, seed=2)
     ts = torch.linspace(0, 1, 6, dtype=DT)
     steps = [lambda x, n=n: x + (ts[n + 1] - ts[n]) * f(ts[n], x) for n in range(5)]
-    x0 = torch.randn(2, 3, generator=_rng(5), dtype=DT)
+    x0 = torch.randn(2, 3, generator=rng(5), dtype=DT)
     xs, ps = layer_momenta(steps, x0, _loss)
     xr, pr = backprop_momenta(f, x0, ts, _loss)
     np.testing.assert_allclose(xs.numpy(), xr.numpy(), rtol=1e-14)
@@ -122,7 +117,7 @@ def test_layer_momenta_of_residual_layers_is_backprop() -> None:
 def test_resnet_conserves_scaling_charge(seed: int, n: int, act: str) -> None:
     f = HomogeneousField(3, 8, activation=act, seed=seed)
     ts = torch.linspace(0, 1.5, n + 1, dtype=DT)
-    xs, ps = backprop_momenta(f, torch.randn(2, 3, generator=_rng(seed), dtype=DT), ts, _loss)
+    xs, ps = backprop_momenta(f, torch.randn(2, 3, generator=rng(seed), dtype=DT), ts, _loss)
     assert charge_drift(xs, ps) <= 1e-12
     # The consequence: ∇_{x_0}L · x_0 = ∇ℓ(x_N) · x_N.
     q = scaling_charge(xs, ps)
@@ -133,7 +128,7 @@ def test_resnet_conserves_scaling_charge(seed: int, n: int, act: str) -> None:
 @given(seed=st.integers(0, 1000), depth=st.integers(1, 20))
 def test_bias_free_feedforward_conserves_scaling_charge(seed: int, depth: int) -> None:
     net = FeedforwardNet(4, depth, activation="leaky_relu", seed=seed)
-    xs, ps = layer_momenta(net.steps(), torch.randn(3, 4, generator=_rng(seed), dtype=DT), _loss)
+    xs, ps = layer_momenta(net.steps(), torch.randn(3, 4, generator=rng(seed), dtype=DT), _loss)
     assert charge_drift(xs, ps) <= 1e-12
 
 
@@ -141,7 +136,7 @@ def test_bias_free_feedforward_conserves_scaling_charge(seed: int, depth: int) -
 @given(seed=st.integers(0, 1000), n=st.integers(1, 20))
 def test_resnet_conserves_translation_and_rotation_charges(seed: int, n: int) -> None:
     ts = torch.linspace(0, 1.0, n + 1, dtype=DT)
-    x0 = torch.randn(2, 3, generator=_rng(seed), dtype=DT)
+    x0 = torch.randn(2, 3, generator=rng(seed), dtype=DT)
     ft = TranslationInvariantField(3, seed=seed)
     xs, ps = backprop_momenta(ft, x0, ts, _loss)
     assert charge_drift(xs, ps, v=ft.v) <= 1e-12
@@ -152,7 +147,7 @@ def test_resnet_conserves_translation_and_rotation_charges(seed: int, n: int) ->
 
 def test_controls_do_not_conserve() -> None:
     ts = torch.linspace(0, 2.0, 33, dtype=DT)
-    x0 = torch.randn(4, 3, generator=_rng(8), dtype=DT)
+    x0 = torch.randn(4, 3, generator=rng(8), dtype=DT)
     for f in (HomogeneousField(3, 8, bias=True, seed=1), HomogeneousField(3, 8, activation="tanh", seed=1)):
         xs, ps = backprop_momenta(f, x0, ts, _loss)
         assert charge_drift(xs, ps) > 1e-3

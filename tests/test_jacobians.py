@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from field_cases import DT, contracting_field, fd_jacobian, linear, matrix, rng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
 from ctdepth_lib import (
-    TimeMLP,
     fd_state_jacobian,
     gradient_gain,
     jacobian_spectrum,
@@ -25,45 +25,11 @@ from ctdepth_lib import (
     step_norm_product,
 )
 
-DT = torch.float64
-
-
-def _rng(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
-    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
-
-
-def _field(d: int, k: float = 1.0, seed: int = 0):
-    mlp = TimeMLP(d, 8, seed=seed)
-
-    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return -k * x + 0.3 * mlp(t, x)
-
-    return f
-
-
-def _linear(a: torch.Tensor):
-    return lambda t, x: x @ a.T
-
-
-def _fd_jacobian(fun, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Central finite differences, one column per coordinate (the independent reference)."""
-    cols = []
-    for k in range(z.numel()):
-        e = torch.zeros_like(z)
-        e[k] = eps
-        cols.append((fun(z + e) - fun(z - e)) / (2 * eps))
-    return torch.stack(cols, dim=-1)
-
-
 # --- symplectic form, defects, spectrum --------------------------------------------------
 
 
 def test_jacobian_spectrum_matches_numpy() -> None:
-    j = _matrix(5, 3, scale=2.0)
+    j = matrix(5, 3, scale=2.0)
     logdet, sv = jacobian_spectrum(j)
     _sign, ref = np.linalg.slogdet(j.numpy())
     assert float(logdet) == pytest.approx(ref, rel=1e-12)
@@ -73,8 +39,8 @@ def test_jacobian_spectrum_matches_numpy() -> None:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), d=st.integers(1, 5))
 def test_gradient_gain_lies_between_singular_values(seed: int, d: int) -> None:
-    j = _matrix(d, seed, scale=3.0)
-    p = torch.randn(20, d, generator=_rng(seed + 1), dtype=DT)
+    j = matrix(d, seed, scale=3.0)
+    p = torch.randn(20, d, generator=rng(seed + 1), dtype=DT)
     gain = gradient_gain(j, p)
     sv = np.linalg.svd(j.numpy(), compute_uv=False)
     ref = np.linalg.norm(p.numpy() @ j.numpy(), axis=1) / np.linalg.norm(p.numpy(), axis=1)
@@ -85,25 +51,25 @@ def test_gradient_gain_lies_between_singular_values(seed: int, d: int) -> None:
 
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_state_jacobian_linear_closed_form(method: str) -> None:
-    a = _matrix(3, 1)
+    a = matrix(3, 1)
     n, h = 16, 1 / 16
     ts = torch.linspace(0, 1, n + 1, dtype=DT)
     ha = (h * a).numpy()
     step = np.eye(3) + ha
     if method == "rk4":
         step = np.eye(3) + ha + ha @ ha / 2 + ha @ ha @ ha / 6 + ha @ ha @ ha @ ha / 24
-    j = state_jacobian(_linear(a), torch.randn(3, generator=_rng(2), dtype=DT), ts, method=method)
+    j = state_jacobian(linear(a), torch.randn(3, generator=rng(2), dtype=DT), ts, method=method)
     np.testing.assert_allclose(j.detach().numpy(), np.linalg.matrix_power(step, n), rtol=1e-12, atol=1e-14)
 
 
 def test_state_jacobian_matches_finite_differences_batched() -> None:
-    f = _field(3, seed=4)
+    f = contracting_field(3, seed=4)
     ts = torch.linspace(0, 1, 11, dtype=DT)
-    x0 = torch.randn(2, 3, generator=_rng(5), dtype=DT)
+    x0 = torch.randn(2, 3, generator=rng(5), dtype=DT)
     j = state_jacobian(f, x0, ts).detach()
     assert j.shape == (2, 3, 3)
     for b in range(2):
-        ref = _fd_jacobian(lambda x: rk_unroll(f, x, ts)[-1].detach(), x0[b])
+        ref = fd_jacobian(lambda x: rk_unroll(f, x, ts)[-1].detach(), x0[b])
         np.testing.assert_allclose(j[b].numpy(), ref.numpy(), rtol=1e-7, atol=1e-9)
 
 
@@ -119,7 +85,7 @@ def test_log_norm_closed_forms() -> None:
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), d=st.integers(1, 5))
 def test_log_norm_bounds_matrix_exponential_and_matches_numpy(seed: int, d: int) -> None:
-    m = _matrix(d, seed, scale=2.0)
+    m = matrix(d, seed, scale=2.0)
     mu = float(log_norm(m))
     ref = np.linalg.eigvalsh(0.5 * (m.numpy() + m.numpy().T))[-1]
     assert mu == pytest.approx(ref, abs=1e-13)
@@ -134,7 +100,7 @@ def test_log_norm_bounds_matrix_exponential_and_matches_numpy(seed: int, d: int)
 
 
 def test_log_norm_batch_shape() -> None:
-    m = torch.randn(3, 2, 4, 4, generator=_rng(1), dtype=DT)
+    m = torch.randn(3, 2, 4, 4, generator=rng(1), dtype=DT)
     assert log_norm(m).shape == (3, 2)
 
 
@@ -146,11 +112,11 @@ def test_log_norm_integral_closed_forms() -> None:
     got = float(log_norm_integral(lambda t, x: -(x**3), ts, xs))
     assert got == pytest.approx(-1.5 * math.log(1 + 2 * x0**2 * t_end), rel=1e-6)
     # linear f = A x: the integral is mu(A) T, for a batch too.
-    a = _matrix(3, 5, scale=1.5)
+    a = matrix(3, 5, scale=1.5)
     ts = torch.linspace(0.0, 1.5, 5, dtype=DT)
-    xs = torch.randn(5, 2, 3, generator=_rng(2), dtype=DT)
+    xs = torch.randn(5, 2, 3, generator=rng(2), dtype=DT)
     ref = 1.5 * np.linalg.eigvalsh(0.5 * (a.numpy() + a.numpy().T))[-1]
-    np.testing.assert_allclose(log_norm_integral(_linear(a), ts, xs).numpy(), [ref, ref], rtol=1e-13)
+    np.testing.assert_allclose(log_norm_integral(linear(a), ts, xs).numpy(), [ref, ref], rtol=1e-13)
     # time dependent f = a(t) x with a(t) = cos t: int = sin T
     ts = torch.linspace(0.0, 1.0, 2001, dtype=DT)
     got = float(log_norm_integral(lambda t, x: torch.cos(t) * x, ts, torch.ones(2001, 1, dtype=DT)))
@@ -160,7 +126,7 @@ def test_log_norm_integral_closed_forms() -> None:
 def test_log_norm_profile_shape_and_values() -> None:
     a = torch.diag(torch.tensor([-2.0, 0.5], dtype=DT))
     ts = torch.linspace(0.0, 1.0, 7, dtype=DT)
-    prof = log_norm_profile(_linear(a), ts, torch.randn(7, 3, 2, generator=_rng(0), dtype=DT))
+    prof = log_norm_profile(linear(a), ts, torch.randn(7, 3, 2, generator=rng(0), dtype=DT))
     assert prof.shape == (7, 3)
     np.testing.assert_allclose(prof.numpy(), 0.5, rtol=1e-15)
 
@@ -169,8 +135,8 @@ def test_continuous_adjoint_obeys_the_log_norm_bound() -> None:
     # |p(0)| <= exp(int mu) |p(T)| along a nonlinear trajectory; x and p from scipy's DOP853 (independent).
     from scipy.integrate import solve_ivp
 
-    f = _field(3, k=0.5, seed=4)
-    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    f = contracting_field(3, k=0.5, seed=4)
+    x0 = torch.randn(3, generator=rng(4), dtype=DT)
     ts = torch.linspace(0.0, 1.5, 1501, dtype=DT)
 
     def rhs(t, x):
@@ -188,15 +154,15 @@ def test_step_norm_product_closed_forms_and_bound() -> None:
     w, n = 3.0, 16
     ts = torch.linspace(0.0, 2.0, n + 1, dtype=DT)
     rot = torch.tensor([[0.0, -w], [w, 0.0]], dtype=DT)
-    xs = resnet_unroll(_linear(rot), torch.tensor([1.0, 0.5], dtype=DT), ts)
+    xs = resnet_unroll(linear(rot), torch.tensor([1.0, 0.5], dtype=DT), ts)
     h = 2.0 / n
-    assert float(step_norm_product(_linear(rot), ts, xs)) == pytest.approx((1 + h * h * w * w) ** (n / 2), rel=1e-13)
+    assert float(step_norm_product(linear(rot), ts, xs)) == pytest.approx((1 + h * h * w * w) ** (n / 2), rel=1e-13)
     diag = torch.diag(torch.tensor([-5.0, 1.0], dtype=DT))
-    xs = resnet_unroll(_linear(diag), torch.randn(4, 2, generator=_rng(0), dtype=DT), ts)
-    np.testing.assert_allclose(step_norm_product(_linear(diag), ts, xs).numpy(), (1 + h) ** n, rtol=1e-13)
+    xs = resnet_unroll(linear(diag), torch.randn(4, 2, generator=rng(0), dtype=DT), ts)
+    np.testing.assert_allclose(step_norm_product(linear(diag), ts, xs).numpy(), (1 + h) ** n, rtol=1e-13)
     # nonlinear: sigma_max of the network Jacobian never exceeds the product
-    f = _field(3, k=0.0, seed=2)
-    x0 = torch.randn(3, generator=_rng(3), dtype=DT)
+    f = contracting_field(3, k=0.0, seed=2)
+    x0 = torch.randn(3, generator=rng(3), dtype=DT)
     ts = torch.linspace(0.0, 2.0, 33, dtype=DT)
     j = state_jacobian(f, x0, ts)
     assert float(torch.linalg.svdvals(j)[0]) <= float(step_norm_product(f, ts, resnet_unroll(f, x0, ts))) * (1 + 1e-13)
@@ -207,7 +173,7 @@ def test_log_norm_bad_inputs_are_rejected() -> None:
         log_norm(torch.zeros(2, 3, dtype=DT))
     with pytest.raises(TypeError, match="M must"):
         log_norm(torch.zeros(2, 2, dtype=torch.int64))
-    f = _linear(torch.eye(2, dtype=DT))
+    f = linear(torch.eye(2, dtype=DT))
     ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
     with pytest.raises(ValueError, match="xs must have shape"):
         log_norm_integral(f, ts, torch.zeros(3, 2, dtype=DT))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from field_cases import DT, TanhField, matrix, rng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
@@ -20,37 +21,6 @@ from ctdepth_lib import (
     tangent_unroll,
 )
 
-DT = torch.float64
-
-
-def _rng(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
-    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
-
-
-class TanhField(torch.nn.Module):
-    """Autonomous f(x) = tanh(W x + b) with an explicit Jacobian for the references."""
-
-    def __init__(self, d: int, seed: int = 1) -> None:
-        super().__init__()
-        g = _rng(seed)
-        self.w = torch.nn.Parameter(torch.randn(d, d, generator=g, dtype=DT) / d**0.5)
-        self.b = torch.nn.Parameter(0.3 * torch.randn(d, generator=g, dtype=DT))
-
-    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(x @ self.w.T + self.b)
-
-    def np_f(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(self.w.detach().numpy() @ x + self.b.detach().numpy())
-
-    def np_jac(self, x: np.ndarray) -> np.ndarray:
-        w = self.w.detach().numpy()
-        s = np.tanh(w @ x + self.b.detach().numpy())
-        return (1 - s**2)[:, None] * w
-
 
 def half_square(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x**2).sum()
@@ -60,9 +30,9 @@ def half_square(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_hamiltonian_linear_closed_form_and_shapes() -> None:
-    a = _matrix(3)
-    x = torch.randn(5, 3, generator=_rng(1), dtype=DT)
-    p = torch.randn(5, 3, generator=_rng(2), dtype=DT)
+    a = matrix(3)
+    x = torch.randn(5, 3, generator=rng(1), dtype=DT)
+    p = torch.randn(5, 3, generator=rng(2), dtype=DT)
     h = hamiltonian(lambda t, y: y @ a.T, 0.0, x, p)
     expected = np.einsum("bi,ij,bj->b", p.numpy(), a.numpy(), x.numpy())
     assert h.shape == (5,)
@@ -78,8 +48,8 @@ def test_hamiltonian_linear_closed_form_and_shapes() -> None:
 def test_backprop_momenta_linear_closed_form() -> None:
     # f = A x: x_N = (I + hA)^N x_0 and p_n = p_N (I + hA)^(N-n), p_N = x_N for L = |x|²/2.
     d, n_steps = 3, 10
-    a = _matrix(d).numpy()
-    x0 = torch.randn(d, generator=_rng(3), dtype=DT)
+    a = matrix(d).numpy()
+    x0 = torch.randn(d, generator=rng(3), dtype=DT)
     ts = torch.linspace(0.0, 1.0, n_steps + 1, dtype=DT)
     xs, ps = backprop_momenta(lambda t, y: y @ torch.from_numpy(a).T, x0, ts, half_square)
     step = np.eye(d) + a / n_steps
@@ -97,7 +67,7 @@ def test_backprop_momenta_finite_differences_nonlinear_time_dependent() -> None:
     def g(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return f(t, x) * torch.cos(t)
 
-    x0 = torch.randn(3, generator=_rng(4), dtype=DT)
+    x0 = torch.randn(3, generator=rng(4), dtype=DT)
     ts = torch.linspace(0.0, 1.5, 13, dtype=DT)
 
     def loss(x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +93,7 @@ def test_backprop_momenta_finite_differences_nonlinear_time_dependent() -> None:
 
 def test_backprop_momenta_batch_is_sum_of_samples() -> None:
     f = TanhField(2)
-    x0 = torch.randn(4, 2, generator=_rng(5), dtype=DT)
+    x0 = torch.randn(4, 2, generator=rng(5), dtype=DT)
     ts = torch.linspace(0.0, 1.0, 9, dtype=DT)
     _, ps = backprop_momenta(f, x0, ts, half_square)
     for b in range(4):
@@ -148,7 +118,7 @@ def test_backprop_momenta_constant_loss_gives_zero() -> None:
 def test_backprop_is_symplectic_euler_for_all_inputs(seed: int, n_steps: int, d: int, t_end: float) -> None:
     # Law (claim 2a): p_n = p_{n+1} (I + h J_n) with J_n the explicit Jacobian of tanh(W x + b) at x_n.
     f = TanhField(d, seed=seed)
-    x0 = torch.randn(d, generator=_rng(seed + 1), dtype=DT)
+    x0 = torch.randn(d, generator=rng(seed + 1), dtype=DT)
     ts = torch.linspace(0.0, t_end, n_steps + 1, dtype=DT)
     xs, ps = backprop_momenta(f, x0, ts, half_square)
     h = (ts[1:] - ts[:-1]).numpy()
@@ -164,8 +134,8 @@ def test_backprop_is_symplectic_euler_for_all_inputs(seed: int, n_steps: int, d:
 def test_adjoint_momenta_linear_closed_form() -> None:
     # f = A x: x(t) = e^{At} x0, p(t) = p(T) e^{A(T−t)} with p(T) = x(T).
     d = 3
-    a = _matrix(d, seed=6)
-    x0 = torch.randn(2, d, generator=_rng(7), dtype=DT)
+    a = matrix(d, seed=6)
+    x0 = torch.randn(2, d, generator=rng(7), dtype=DT)
     ts = torch.linspace(0.0, 1.2, 7, dtype=DT)
     xs, ps = adjoint_momenta(lambda t, y: y @ a.T, x0, ts, half_square)
     an = a.numpy()
@@ -177,7 +147,7 @@ def test_adjoint_momenta_linear_closed_form() -> None:
 
 def test_adjoint_momenta_against_scipy() -> None:
     f = TanhField(3, seed=8)
-    x0 = torch.randn(3, generator=_rng(9), dtype=DT)
+    x0 = torch.randn(3, generator=rng(9), dtype=DT)
     ts = torch.linspace(0.0, 2.0, 9, dtype=DT)
 
     def loss(x: torch.Tensor) -> torch.Tensor:
@@ -205,9 +175,9 @@ def test_adjoint_momenta_against_scipy() -> None:
 
 
 def test_hamiltonian_flow_linear_closed_form_forward() -> None:
-    a = _matrix(2, seed=10)
-    x0 = torch.randn(2, generator=_rng(11), dtype=DT)
-    p0 = torch.randn(2, generator=_rng(12), dtype=DT)
+    a = matrix(2, seed=10)
+    x0 = torch.randn(2, generator=rng(11), dtype=DT)
+    p0 = torch.randn(2, generator=rng(12), dtype=DT)
     ts = torch.linspace(0.0, 1.0, 5, dtype=DT)
     xs, ps = hamiltonian_flow(lambda t, y: y @ a.T, x0, p0, ts, rtol=1e-12, atol=1e-12)
     an = a.numpy()
@@ -221,8 +191,8 @@ def test_hamiltonian_flow_linear_closed_form_forward() -> None:
 
 def test_modified_hamiltonian_explicit_jacobian() -> None:
     f = TanhField(3, seed=13)
-    x = torch.randn(6, 3, generator=_rng(14), dtype=DT)
-    p = torch.randn(6, 3, generator=_rng(15), dtype=DT)
+    x = torch.randn(6, 3, generator=rng(14), dtype=DT)
+    p = torch.randn(6, 3, generator=rng(15), dtype=DT)
     h = 0.1
     got = modified_hamiltonian(f, 0.0, x, p, h)
     expected = [
@@ -236,8 +206,8 @@ def test_modified_hamiltonian_explicit_jacobian() -> None:
 
 def test_tangent_unroll_against_finite_differences_and_pairing() -> None:
     f = TanhField(3, seed=31)
-    x0 = torch.randn(4, 3, generator=_rng(32), dtype=DT)
-    v0 = torch.randn(4, 3, generator=_rng(33), dtype=DT)
+    x0 = torch.randn(4, 3, generator=rng(32), dtype=DT)
+    v0 = torch.randn(4, 3, generator=rng(33), dtype=DT)
     ts = torch.linspace(0.0, 1.0, 17, dtype=DT)
     xs, vs = tangent_unroll(f, x0, v0, ts)
     np.testing.assert_array_equal(xs.numpy(), resnet_unroll(f, x0, ts).detach().numpy())
@@ -245,7 +215,7 @@ def test_tangent_unroll_against_finite_differences_and_pairing() -> None:
     fd = (resnet_unroll(f, x0 + eps * v0, ts) - resnet_unroll(f, x0 - eps * v0, ts)).detach() / (2 * eps)
     np.testing.assert_allclose(vs.numpy(), fd.numpy(), rtol=1e-7, atol=1e-8)
     # affine field: v_n = (I + hA)^n v0 in closed form
-    a = _matrix(3, seed=34)
+    a = matrix(3, seed=34)
     _, va = tangent_unroll(lambda t, y: y @ a.T + 1.0, x0, v0, ts)
     step = np.eye(3) + (1 / 16) * a.numpy()
     np.testing.assert_allclose(va[-1].numpy(), v0.numpy() @ np.linalg.matrix_power(step, 16).T, rtol=1e-13)

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from field_cases import DT, contracting_field, fd_jacobian, linear, matrix, rng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
 from ctdepth_lib import (
-    TimeMLP,
     backprop_momenta,
     curve_area,
     gradient_gain,
@@ -27,40 +27,6 @@ from ctdepth_lib import (
     variational_jacobian,
     volume_defect,
 )
-
-DT = torch.float64
-
-
-def _rng(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _matrix(d: int, seed: int = 0, scale: float = 0.7) -> torch.Tensor:
-    return scale * torch.randn(d, d, generator=_rng(seed), dtype=DT) / d**0.5
-
-
-def _field(d: int, k: float = 1.0, seed: int = 0):
-    mlp = TimeMLP(d, 8, seed=seed)
-
-    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return -k * x + 0.3 * mlp(t, x)
-
-    return f
-
-
-def _linear(a: torch.Tensor):
-    return lambda t, x: x @ a.T
-
-
-def _fd_jacobian(fun, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Central finite differences, one column per coordinate (the independent reference)."""
-    cols = []
-    for k in range(z.numel()):
-        e = torch.zeros_like(z)
-        e[k] = eps
-        cols.append((fun(z + e) - fun(z - e)) / (2 * eps))
-    return torch.stack(cols, dim=-1)
-
 
 # --- symplectic form, defects, spectrum --------------------------------------------------
 
@@ -85,8 +51,8 @@ def test_symplectic_defect_closed_forms() -> None:
 @given(seed=st.integers(0, 10_000), d=st.integers(1, 4))
 def test_block_maps_are_symplectic_for_all_invertible_a(seed: int, d: int) -> None:
     # [[A, 0], [A^{-T} S, A^{-T}]] with S symmetric is symplectic for every invertible A (HLW §VI.2).
-    a = torch.eye(d, dtype=DT) + _matrix(d, seed, scale=0.5)
-    s = _matrix(d, seed + 1)
+    a = torch.eye(d, dtype=DT) + matrix(d, seed, scale=0.5)
+    s = matrix(d, seed + 1)
     s = s + s.T
     ainvt = torch.linalg.inv(a).T
     m = torch.cat([torch.cat([a, torch.zeros(d, d, dtype=DT)], 1), torch.cat([ainvt @ s, ainvt], 1)], 0)
@@ -135,9 +101,9 @@ def test_curve_area_converges_spectrally_on_a_smooth_curve() -> None:
 
 def test_network_phase_map_inverts_backprop() -> None:
     # Backprop gives p_n from the loss; the forward phase map from (x_0, p_0) must return every p_n.
-    f = _field(3, seed=6)
+    f = contracting_field(3, seed=6)
     ts = torch.linspace(0, 1, 9, dtype=DT)
-    x0 = torch.randn(3, generator=_rng(7), dtype=DT)
+    x0 = torch.randn(3, generator=rng(7), dtype=DT)
     xs, ps = backprop_momenta(f, x0, ts, lambda x: (x**3).sum())
     zs = network_phase_map(f, torch.cat([x0, ps[0]]), ts).detach()
     np.testing.assert_allclose(zs[:, :3].numpy(), xs.numpy(), rtol=1e-13, atol=1e-15)
@@ -145,11 +111,11 @@ def test_network_phase_map_inverts_backprop() -> None:
 
 
 def test_network_phase_map_linear_closed_form_and_batch() -> None:
-    a = _matrix(2, 8)
+    a = matrix(2, 8)
     n = 8
     ts = torch.linspace(0, 1, n + 1, dtype=DT)
-    z0 = torch.randn(4, 4, generator=_rng(9), dtype=DT)
-    zs = network_phase_map(_linear(a), z0, ts).detach()
+    z0 = torch.randn(4, 4, generator=rng(9), dtype=DT)
+    zs = network_phase_map(linear(a), z0, ts).detach()
     assert zs.shape == (n + 1, 4, 4)
     step = np.eye(2) + a.numpy() / n
     xn = z0[:, :2].numpy() @ np.linalg.matrix_power(step, n).T
@@ -159,11 +125,11 @@ def test_network_phase_map_linear_closed_form_and_batch() -> None:
 
 
 def test_network_phase_jacobian_matches_finite_differences() -> None:
-    f = _field(2, seed=10)
+    f = contracting_field(2, seed=10)
     ts = torch.linspace(0, 1, 9, dtype=DT)
-    z0 = torch.randn(4, generator=_rng(11), dtype=DT)
+    z0 = torch.randn(4, generator=rng(11), dtype=DT)
     m = network_phase_jacobian(f, z0, ts).detach()
-    ref = _fd_jacobian(lambda z: network_phase_map(f, z, ts)[-1].detach(), z0)
+    ref = fd_jacobian(lambda z: network_phase_map(f, z, ts)[-1].detach(), z0)
     np.testing.assert_allclose(m.numpy(), ref.numpy(), rtol=1e-6, atol=1e-8)
     # The upper-right block vanishes (x_N does not depend on p_0) and the upper-left is J.
     assert float(m[:2, 2:].abs().max()) == 0.0
@@ -174,9 +140,9 @@ def test_network_phase_jacobian_matches_finite_differences() -> None:
 @given(seed=st.integers(0, 1000), k=st.floats(-2.0, 2.0), n=st.integers(1, 12))
 def test_discrete_phase_map_is_symplectic_for_all_fields(seed: int, k: float, n: int) -> None:
     # Claim L1 (discrete): det M = 1 and MᵀΩM = Ω exactly, for any field and grid with I + h f_x invertible.
-    f = _field(2, k=k, seed=seed)
+    f = contracting_field(2, k=k, seed=seed)
     ts = torch.linspace(0, 1, n + 1, dtype=DT)
-    z0 = torch.randn(2, 4, generator=_rng(seed), dtype=DT)
+    z0 = torch.randn(2, 4, generator=rng(seed), dtype=DT)
     m = network_phase_jacobian(f, z0, ts).detach()
     scale = float(torch.linalg.matrix_norm(m, ord=2).max()) ** 2
     assert float(symplectic_defect(m).max()) <= 1e-13 * scale
@@ -185,9 +151,9 @@ def test_discrete_phase_map_is_symplectic_for_all_fields(seed: int, k: float, n:
 
 def test_variational_jacobian_linear_closed_form() -> None:
     # f = A x: x(t) = e^{At} x_0, p(t) = p_0 e^{-At}, so M = diag(e^{AT}, e^{-AᵀT}) (scipy's expm).
-    a = _matrix(2, 12)
+    a = matrix(2, 12)
     ts = torch.tensor([0.0, 0.5, 1.5], dtype=DT)
-    ms = variational_jacobian(_linear(a), torch.randn(4, generator=_rng(13), dtype=DT), ts)
+    ms = variational_jacobian(linear(a), torch.randn(4, generator=rng(13), dtype=DT), ts)
     assert ms.shape == (3, 4, 4)
     for k, t in enumerate(ts.tolist()):
         ref = np.zeros((4, 4))
@@ -197,9 +163,9 @@ def test_variational_jacobian_linear_closed_form() -> None:
 
 
 def test_variational_jacobian_matches_finite_differences_of_the_flow() -> None:
-    f = _field(2, k=0.5, seed=14)
+    f = contracting_field(2, k=0.5, seed=14)
     ts = torch.tensor([0.0, 1.0], dtype=DT)
-    z0 = torch.randn(2, 4, generator=_rng(15), dtype=DT)
+    z0 = torch.randn(2, 4, generator=rng(15), dtype=DT)
     ms = variational_jacobian(f, z0, ts)
     assert ms.shape == (2, 2, 4, 4)
 
@@ -207,7 +173,7 @@ def test_variational_jacobian_matches_finite_differences_of_the_flow() -> None:
         xs, ps = hamiltonian_flow(f, z[:2], z[2:], ts, method="dopri8", rtol=1e-13, atol=1e-13, options={"step_t": ts})
         return torch.cat([xs[-1], ps[-1]])
 
-    ref = _fd_jacobian(flow, z0[1], eps=1e-5)
+    ref = fd_jacobian(flow, z0[1], eps=1e-5)
     np.testing.assert_allclose(ms[-1, 1].numpy(), ref.numpy(), rtol=1e-6, atol=1e-7)
     assert float(symplectic_defect(ms[-1]).max()) < 1e-11
     assert float(volume_defect(ms[-1]).max()) < 1e-11
@@ -250,7 +216,7 @@ def test_bad_matrices_are_rejected() -> None:
 
 
 def test_bad_phase_points_and_grids_are_rejected() -> None:
-    f = _field(2)
+    f = contracting_field(2)
     ts = torch.linspace(0, 1, 3, dtype=DT)
     with pytest.raises(ValueError, match="z0 must hold"):
         network_phase_map(f, torch.zeros(3, dtype=DT), ts)
