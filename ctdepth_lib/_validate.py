@@ -198,23 +198,30 @@ def check_momentum(name: str, p: Any, x: torch.Tensor) -> torch.Tensor:
     return p
 
 
-class _FirstCallChecked(torch.nn.Module):
-    """``f`` as an ``nn.Module`` whose first evaluation is checked (``odeint_adjoint`` needs a module)."""
+def _first_call_checked(name: str, f: Field, x: torch.Tensor) -> Field:
+    pending = True
+
+    def checked(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        nonlocal pending
+        out = f(t, y)
+        if pending:
+            check_field_output(name, out, x)
+            pending = False
+        return out
+
+    return checked
+
+
+class _FirstCallCheckedModule(torch.nn.Module):
+    """The checked ``f`` as an ``nn.Module`` that holds ``f`` (``odeint_adjoint`` needs its parameters)."""
 
     def __init__(self, name: str, f: Field, x: torch.Tensor) -> None:
         super().__init__()
-        # an nn.Module f becomes a submodule, so its parameters stay this module's
-        self.f = f
-        self._name = name
-        self._x = x
-        self._pending = True
+        self.f = f  # an nn.Module f becomes a submodule, so its parameters are this module's
+        self._checked = _first_call_checked(name, f, x)
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        out = self.f(t, x)
-        if self._pending:
-            check_field_output(self._name, out, self._x)
-            self._pending = False
-        return out
+        return self._checked(t, x)
 
 
 def check_first_output(name: str, f: Field, x: torch.Tensor, *, module: bool = False) -> Field:
@@ -227,18 +234,8 @@ def check_first_output(name: str, f: Field, x: torch.Tensor, *, module: bool = F
     ``torchdiffeq.odeint_adjoint`` requires.
     """
     if module:
-        return _FirstCallChecked(name, f, x)
-    pending = True
-
-    def checked(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        nonlocal pending
-        out = f(t, y)
-        if pending:
-            check_field_output(name, out, x)
-            pending = False
-        return out
-
-    return checked
+        return _FirstCallCheckedModule(name, f, x)
+    return _first_call_checked(name, f, x)
 
 
 def check_trajectory(ts: Any, xs: Any, ps: Any) -> None:

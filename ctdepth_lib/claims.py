@@ -22,6 +22,7 @@ Reading the records back from executed notebooks and judging them (the Claims pa
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -210,9 +211,21 @@ def load_registry(path: str | Path | None = None) -> dict[str, Any]:
 def registry(path: str | Path | None = None) -> dict[str, Claim]:
     """All registered claims, by id, in registry order.
 
+    The shipped registry is parsed once per process (every :func:`check` needs it, and parsing
+    the YAML takes tens of milliseconds); a ``path`` is read afresh on every call.
+
     Args:
         path: a registry file; default the ``claims.yaml`` shipped with the package.
     """
+    return dict(_shipped_registry()) if path is None else _parse_registry(path)
+
+
+@functools.cache
+def _shipped_registry() -> dict[str, Claim]:
+    return _parse_registry(None)
+
+
+def _parse_registry(path: str | Path | None) -> dict[str, Claim]:
     claims: dict[str, Claim] = {}
     for raw in load_registry(path)["claims"]:
         claim = _parse_claim(raw)

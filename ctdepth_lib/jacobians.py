@@ -43,6 +43,7 @@ __all__ = [
     "log_norm_integral",
     "log_norm_profile",
     "state_jacobian",
+    "step_jacobians",
     "step_norm_product",
 ]
 
@@ -138,6 +139,22 @@ def _field_jacobians(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tens
     return vmap(vmap(jac, in_dims=(None, 0)))(ts, xs)
 
 
+def step_jacobians(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    """The layer Jacobians ``I + h_n f_x(t_n, x_n)`` of a residual network, ``n = 0, …, N − 1``.
+
+    Args:
+        f: vector field ``f(t, x)`` accepting ``x`` of shape ``(d,)`` (unchecked: callers validate).
+        ts: the grid ``t_0, …, t_N``; xs: the states ``(N+1, d)`` or ``(N+1, batch, d)`` (``x_N`` unused).
+
+    Returns:
+        ``(N, d, d)`` or ``(N, batch, d, d)``.
+    """
+    jac = _field_jacobians(f, ts[:-1], xs[:-1])
+    eye = torch.eye(xs.shape[-1], dtype=xs.dtype, device=xs.device)
+    hs = (ts[1:] - ts[:-1]).reshape(-1, *([1] * (jac.ndim - 1)))
+    return eye + hs * jac
+
+
 def log_norm_profile(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
     """``μ(f_x(t_n, x_n))`` at the samples ``(t_n, x_n)`` of a trajectory (:func:`log_norm`).
 
@@ -196,11 +213,8 @@ def step_norm_product(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Ten
     Reference: Söderlind (2006), BIT 46, §2 (``μ`` as the derivative of ``‖I + hM‖`` at ``h = 0``).
     """
     f = _check_trajectory_samples(f, ts, xs)
-    jac = _field_jacobians(f, ts[:-1], xs[:-1].detach()).detach()
-    eye = torch.eye(xs.shape[-1], dtype=xs.dtype, device=xs.device)
-    hs = (ts[1:] - ts[:-1]).reshape(-1, *([1] * (jac.ndim - 1)))
-    norms = torch.linalg.matrix_norm(eye + hs * jac, ord=2)
-    return norms.prod(0)
+    steps = step_jacobians(f, ts, xs.detach()).detach()
+    return torch.linalg.matrix_norm(steps, ord=2).prod(0)
 
 
 def state_jacobian(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "euler") -> torch.Tensor:

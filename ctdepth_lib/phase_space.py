@@ -38,6 +38,7 @@ from ._validate import (
     check_state,
     check_time_grid,
 )
+from .jacobians import step_jacobians
 from .momenta import joint_field_functional
 from .resnet import rk_unroll
 from .solvers import odeint
@@ -154,14 +155,6 @@ def curve_area(points: torch.Tensor) -> torch.Tensor:
     return (0.5 * (2 * math.pi / n) * (x * dp - p * dx).sum()).abs()
 
 
-def _step_jacobians(f: Field, xs: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """``I + h_n f_x(t_n, x_n)`` for n = 0…N−1, shape ``(N, d, d)`` (one unbatched trajectory)."""
-    eye = torch.eye(xs.shape[-1], dtype=xs.dtype, device=xs.device)
-    hs = ts[1:] - ts[:-1]
-    fx = vmap(jacrev(lambda t, x: f(t, x), argnums=1))(ts[:-1], xs[:-1])
-    return eye + hs[:, None, None] * fx
-
-
 def _phase_map(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
     """Unchecked joint network map on one point ``z0 = [x0, p0]`` of shape ``(2d,)``; returns ``(N+1, 2d)``."""
     d = z0.shape[-1] // 2
@@ -190,14 +183,13 @@ def _check_nonsingular(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Te
     with torch.no_grad():
         # Forward states of every row at once (f acts row by row), then the step Jacobians of each row.
         x_traj = rk_unroll(f, rows[:, :d], ts)  # (N+1, batch, d)
-        steps = vmap(lambda xb: _step_jacobians(f, xb, ts), in_dims=1)(x_traj)  # (batch, N, d, d)
-        cond = torch.linalg.cond(steps)
+        cond = torch.linalg.cond(step_jacobians(f, ts, x_traj))  # (N, batch)
         bad = ~torch.isfinite(cond) | (cond > SINGULAR_COND)
         if bool(bad.any()):
-            idx = bad.nonzero()[0].tolist()
+            n, row = bad.nonzero()[0].tolist()
             raise ValueError(
                 f"f gives a singular step map on the grid ts: I + h f_x(t_n, x_n) has condition number "
-                f"{float(cond[tuple(idx)]):.3g} > {SINGULAR_COND:.0e} at step n = {idx[1]} (row {idx[0]}); "
+                f"{float(cond[n, row]):.3g} > {SINGULAR_COND:.0e} at step n = {n} (row {row}); "
                 "the momentum cannot be carried forward through it"
             )
     return x_traj

@@ -120,3 +120,11 @@ def test_load_registry_is_the_one_reader(tmp_path: Path) -> None:
     bad.write_text("over_seeds: {}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"^path: a registry holds a list `claims:`"):
         claims.load_registry(bad)
+
+
+def test_shipped_registry_is_parsed_once_and_handed_out_as_a_copy() -> None:
+    first = claims.registry()
+    first.clear()  # a caller's edits do not reach the cache
+    again = claims.registry()
+    assert again and again == claims.registry()
+    assert next(iter(again.values())) is next(iter(claims.registry().values()))  # the same parsed records

@@ -24,6 +24,7 @@ from ctdepth_lib import (
     state_jacobian,
     step_norm_product,
 )
+from ctdepth_lib.jacobians import step_jacobians
 
 # --- symplectic form, defects, spectrum --------------------------------------------------
 
@@ -187,3 +188,14 @@ def test_log_norm_bad_inputs_are_rejected() -> None:
         fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, eps=-1.0)
     with pytest.raises(ValueError, match="method must be one of"):
         fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, method="nope")
+
+
+def test_step_jacobians_linear_closed_form_and_batch() -> None:
+    a = matrix(3, 2, scale=1.0)
+    ts = torch.tensor([0.0, 0.25, 0.75, 1.0], dtype=DT)
+    xs = torch.randn(4, 5, 3, generator=rng(2), dtype=DT)
+    steps = step_jacobians(linear(a), ts, xs)
+    assert steps.shape == (3, 5, 3, 3)
+    for n, h in enumerate((0.25, 0.5, 0.25)):
+        torch.testing.assert_close(steps[n, 1], torch.eye(3, dtype=DT) + h * a, rtol=0, atol=1e-15)
+    assert step_jacobians(linear(a), ts, xs[:, 0]).shape == (3, 3, 3)
