@@ -10,21 +10,24 @@ BIN := $(VENV)/bin
 DEPS_HASH := $(shell cat pyproject.toml requirements-lock.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.deps-$(DEPS_HASH)
 JOBS ?= 2
-# A foreign rounding path for the second nbval pass: MKL's conditional-numerical-reproducibility
-# baseline, one OpenMP thread and ATen's non-vectorised kernels each change float64 results in
-# their last digits (tests/test_foreign_numerics.py shows it), as another CPU does.
-FOREIGN := MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default
+# The foreign numerics paths of nbval passes 2 and 3: the two paths of `python -m ctdepth_lib
+# audit-numerics` most unlike this machine's native one (ctdepth_lib/book/audit.py defines them:
+# `default` has no vector kernels, no FMA in libm and one thread; `avx2` is an AVX2 machine with
+# two threads). `python -m ctdepth_lib numerics PATH -- CMD` runs CMD with the path's variables,
+# set for this CPU, and says what the process reads back.
+FOREIGN_PATHS := default avx2
 NBVAL := -p ctdepth_lib.book.nbval_plugin --nbval
 TORCH_WHEEL ?=
 export TORCH_WHEEL
 
-.PHONY: help env book pdf test lint unit notebooks build-check ledger bench execute clean
+.PHONY: help env book pdf test lint bench execute audit clean
 
 help:
 	@echo "make book    install (if needed), execute and render the book to _build/html"
 	@echo "make pdf     install (if needed) and write the whole book as one PDF, _build/pdf/ctdepth.pdf"
-	@echo "make test    install (if needed) and run every check (ruff, unit, nbval native + foreign numerics, papermill, book build, ledger)"
+	@echo "make test    install (if needed) and run every check (ruff, unit, nbval native + 2 foreign numerics paths, papermill, book build, ledger)"
 	@echo "make bench   print the benchmark figures (resnet_unroll vs torchdiffeq; gradient memory/time)"
+	@echo "make audit   execute every chapter down every numerics path this CPU offers; list outputs that differ (maintainers)"
 	@echo "make execute NB=chapters/X.ipynb   re-execute one chapter in place (maintainers; then commit it)"
 
 $(STAMP): pyproject.toml requirements-lock.txt
@@ -41,9 +44,15 @@ $(STAMP): pyproject.toml requirements-lock.txt
 env: $(STAMP)
 
 book: $(STAMP)
+	# 1. every chapter changed since it last passed here is executed afresh and must reproduce its
+	#    committed outputs (nbval, the rules of ctdepth_lib/outputs.py); unchanged ones are skipped
+	$(BIN)/python -m ctdepth_lib verify --out _build/fresh/book --jobs $(JOBS)
+	# 2. the HTML renders those committed outputs (execution is off in _config.yml), so the web
+	#    pages and the PDF show one set of numbers
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	$(BIN)/python -m ctdepth_lib claims --build _build
-	$(BIN)/python tools/make_pdf.py --path-output _build/pdf/html
+	$(BIN)/python -m ctdepth_lib claims --build _build --fresh _build/fresh/book
+	# 3. the PDF, rebuilt only when one of its inputs changed
+	$(BIN)/python tools/make_pdf.py --path-output _build/pdf/html --if-changed
 	@echo "The book is in _build/html/index.html (and as one PDF in _build/pdf/ctdepth.pdf)"
 
 pdf: $(STAMP)
@@ -60,23 +69,29 @@ test: $(STAMP) lint
 	#    ctdepth_lib/outputs.py), bad parameters, the committed seed sweep is current
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/browser \
 	  $$($(BIN)/python -m ctdepth_lib toc) $(NBVAL) --ctdepth-fresh _build/fresh/native
-	# 2. the foreign-numerics pass: every chapter validated again on another rounding path
-	$(FOREIGN) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile \
-	  $$($(BIN)/python -m ctdepth_lib toc) $(NBVAL) --ctdepth-fresh _build/fresh/foreign
+	# 2. the foreign-numerics passes: every chapter validated again down each foreign path
+	for path in $(FOREIGN_PATHS); do \
+	  $(BIN)/python -m ctdepth_lib numerics $$path -- $(BIN)/python -m pytest -n $(JOBS) --dist loadfile \
+	    $$($(BIN)/python -m ctdepth_lib toc) $(NBVAL) --ctdepth-fresh _build/fresh/$$path || exit 1; \
+	done
 	# 3. the book, rendered from the committed (nbval-checked) outputs, with -W -n
 	$(BIN)/python tools/build_check.py
 	# 4. the PDF of the whole book (reusing that build), then every page in headless Chromium,
 	#    offline, every link of the HTML and the PDF's pages, figures and links
 	$(BIN)/python tools/make_pdf.py --path-output _build/check
 	$(BIN)/python -m pytest tests/browser
-	# 5. the claims ledger: every claim holds in the committed outputs, and both fresh passes
+	# 5. the claims ledger: every claim holds in the committed outputs, and every fresh pass
 	#    reproduce every committed value within the claim's tolerance
-	$(BIN)/python -m ctdepth_lib claims --build _build/check/_build --fresh _build/fresh/native --fresh _build/fresh/foreign
+	$(BIN)/python -m ctdepth_lib claims --build _build/check/_build --fresh _build/fresh/native \
+	  $(foreach path,$(FOREIGN_PATHS),--fresh _build/fresh/$(path))
 	@echo "make test: all checks passed"
 
 bench: $(STAMP)
 	$(BIN)/python -m ctdepth_lib bench
 	$(BIN)/python -m ctdepth_lib cost
+
+audit: $(STAMP)
+	$(BIN)/python -m ctdepth_lib audit-numerics --out _build/audit --jobs $(JOBS)
 
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=chapters/NAME.ipynb"; exit 2; }

@@ -48,6 +48,53 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from .book.audit import audit, format_report
+
+    chapters = _chapters(args.chapters, Path(args.root))
+    result = audit(chapters, paths=args.paths, out=Path(args.out), jobs=args.jobs)
+    report = format_report(result)
+    print(report)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "report.txt").write_text(report + "\n", encoding="utf-8")
+    return 1 if result.uncovered else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .book.verify import verify
+
+    return verify(_chapters(args.chapters, Path(args.root)), Path(args.out), jobs=args.jobs)
+
+
+def _numerics(args: argparse.Namespace) -> int:
+    import os
+
+    from .book.audit import path_environment
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ValueError("a command to run must follow the path, e.g. numerics default -- pytest …")
+    env, line = path_environment(args.path)
+    print(line, file=sys.stderr, flush=True)
+    os.execvpe(command[0], command, env)
+    return 0  # pragma: no cover - execvpe does not return
+
+
+def _chapters(names: list[str], root: Path) -> list[Path]:
+    """Chapters named as paths, stems or ``all`` (default: every chapter of the table of contents)."""
+    toc = toc_notebooks(root)
+    if not names or names == ["all"]:
+        return toc
+    by_stem = {nb.stem: nb for nb in toc}
+    out = []
+    for name in names:
+        stem = Path(name).stem
+        if stem not in by_stem:
+            raise ValueError(f"CHAPTER must be a chapter of _toc.yml {sorted(by_stem)} or all; got {name!r}")
+        out.append(by_stem[stem])
+    return out
+
+
 def _strip(args: argparse.Namespace) -> int:
     from .book.notebooks import strip_execution_metadata
 
@@ -165,6 +212,34 @@ def build_parser() -> argparse.ArgumentParser:
         "each must reproduce the committed value within the claim's tolerance; repeatable",
     )
     p_claims.set_defaults(func=_claims)
+    p_audit = sub.add_parser(
+        "audit-numerics",
+        help="execute chapters down several floating-point paths; list outputs that differ and the rule covering each",
+    )
+    p_audit.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
+    p_audit.add_argument("--paths", nargs="+", metavar="PATH", help="numerics paths (default: all the CPU offers)")
+    p_audit.add_argument("--out", default="_build/audit", help="folder of the executed runs (default: _build/audit)")
+    p_audit.add_argument("--jobs", type=int, default=2, help="executions at the same time (default: 2)")
+    p_audit.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    p_audit.set_defaults(func=_audit)
+    p_verify = sub.add_parser(
+        "verify",
+        help="execute the chapters changed since they last passed and compare with the committed outputs (make book)",
+    )
+    p_verify.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
+    p_verify.add_argument(
+        "--out", default="_build/fresh/book", help="fresh claim records and stamps (default: _build/fresh/book)"
+    )
+    p_verify.add_argument("--jobs", type=int, default=2, help="chapters executed at the same time (default: 2)")
+    p_verify.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    p_verify.set_defaults(func=_verify)
+    p_numerics = sub.add_parser(
+        "numerics",
+        help="run a command with the environment of one numerics path of audit-numerics (make test's foreign passes)",
+    )
+    p_numerics.add_argument("path", help="native, again, default, avx2 or avx512")
+    p_numerics.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
+    p_numerics.set_defaults(func=_numerics)
     p_strip = sub.add_parser("strip", help="remove per-cell execution timestamps from executed notebooks (in place)")
     p_strip.add_argument("notebooks", nargs="+", help="notebooks to clean")
     p_strip.set_defaults(func=_strip)

@@ -324,11 +324,15 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
         if glue:
             from .outputs import glue as glue_value
 
-            # one digit more than the record shows (when it shows the default 4 or more, which
-            # rounding leaves alone), so the prose can quote 1.0037 as {glue:text}`claim-1b:.4f`
-            glue_value(f"claim-{claim.id}", value, digits=claim.digits + 1 if claim.digits >= 4 else claim.digits)
-            if claim.reproduce[0] == "below":  # the prose quotes a rounding-level value by its bound
+            if claim.reproduce[0] == "below":
+                # a rounding- or tolerance-level value: its digits differ from machine to machine, so
+                # the prose gets only the bound, as text ("≤ 1e-09") and as a number (claim-<id>-bound)
+                glue_value(f"claim-{claim.id}", shown)
                 glue_value(f"claim-{claim.id}-bound", claim.reproduce[1], digits=1)
+            else:
+                # one digit more than the record shows (when it shows the default 4 or more, which
+                # rounding leaves alone), so the prose can quote 1.0037 as {glue:text}`claim-1b:.4f`
+                glue_value(f"claim-{claim.id}", value, digits=claim.digits + 1 if claim.digits >= 4 else claim.digits)
     else:
         print(text)
     if verdict == "fail" and os.environ.get(CONTINUE_VAR) != "1":

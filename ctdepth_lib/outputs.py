@@ -12,6 +12,15 @@ every machine"):
 * **rounding-level numbers** (|x| ≤ :data:`ROUNDING_LEVEL`) agree with each other whatever
   their digits, and must be printed against their bound (``≤ 1e-14``, :func:`below`), which
   :func:`volatile_numbers` enforces;
+* **tolerance-level numbers** — an error whose size is set by a solver's tolerance or a
+  finite-difference step, not by the quantity measured (dopri5 at 1e-12 against a closed form,
+  the adjoint against backprop at 1e-10, a drift divided by the tolerance) — change by an order of
+  magnitude from machine to machine, because which steps an adaptive controller accepts depends
+  on the last bit of every intermediate value. They are printed and glued only against a bound
+  (:func:`below`, ``≤ 1e-09 at tolerance 1e-12``), never by their digits; a claim of this kind
+  has ``reproduce: {below: b}`` and its record keeps the measured value for the ledger. No rule can
+  tell them from other numbers by looking: ``python -m ctdepth_lib audit-numerics`` finds those
+  that differ between numerics paths;
 * **glued values** (``application/papermill.record/...``, full reprs) are compared to
   :data:`GLUE_RTOL` relative, or as rounding-level numbers;
 * claim records (``application/vnd.ctdepth.claim+json``) are not compared digit by digit:
@@ -114,22 +123,27 @@ def snap(ref: str, test: str, *, rtol: float | None = None) -> str:
     return "".join(out)
 
 
-def below(value: float, bound: float) -> str:
-    """A rounding-level value shown against its bound: ``"≤ 1e-14"`` (or ``"> 1e-14 (1.23e-13)"``).
+def below(value: float, bound: float, *, tolerance: float | None = None) -> str:
+    """A rounding- or tolerance-level value shown against its bound: ``"≤ 1e-14"`` (or ``"> 1e-14 (1.23e-13)"``).
 
     An exact zero is shown as ``"≤ 1e-14"`` too: one machine's 0 is another's 2e-16. The
-    claim records (:meth:`ctdepth_lib.claims.Claim.show`) use the same form.
+    claim records (:meth:`ctdepth_lib.claims.Claim.show`) use the same form. With ``tolerance``
+    the text names the solver tolerance that sets the value's size: ``"≤ 1e-09 at tolerance 1e-12"``.
 
     Args:
-        value: the measured rounding-level quantity.
-        bound: the bound it is shown against, e.g. ``1e-14``.
+        value: the measured quantity.
+        bound: the bound it is shown against, e.g. ``1e-14`` (or ``10`` for a drift in units of the tolerance).
+        tolerance: the tolerance of the solve whose error the value is, if any.
     """
-    if not (isinstance(bound, (int, float)) and bound > 0):
+    if isinstance(bound, bool) or not (isinstance(bound, (int, float)) and bound > 0):
         raise ValueError(f"bound must be a positive number; got {bound!r}")
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0
+    ):
+        raise ValueError(f"tolerance must be a positive number or None; got {tolerance!r}")
     value = float(value)
-    if abs(value) <= bound:
-        return f"≤ {bound:.0e}"
-    return f"> {bound:.0e} ({value:.2e})"
+    text = f"≤ {bound:g}" if abs(value) <= bound else f"> {bound:g} ({value:.2e})"
+    return text if tolerance is None else f"{text} at tolerance {tolerance:g}"
 
 
 def volatile_numbers(text: str) -> list[str]:

@@ -1,8 +1,8 @@
 """`make pdf`: the whole book as one PDF, `_build/pdf/ctdepth.pdf`, built offline.
 
 1. Sphinx's `singlehtml` builder renders every page of `_toc.yml` into one HTML page, from the
-   committed (nbval-checked) outputs, without executing the notebooks (as `make test` renders
-   them), into `_build/pdf/html`.
+   committed (nbval-checked) outputs — the same outputs the HTML book shows — into
+   `_build/pdf/html`.
 2. Debian's Chromium — the browser the browser test already uses, driven by Playwright — opens
    that page from a local server with every request outside localhost blocked, waits for the
    bundled MathJax to typeset every formula, starts each page of the book on a new PDF page
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import http.server
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ import sys
 import threading
 from pathlib import Path
 
-from build_check import JUPYTER_BOOK, rendering_config  # tools/ is this script's folder: sys.path[0]
+from build_check import JUPYTER_BOOK  # tools/ is this script's folder: sys.path[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "_build" / "pdf"
@@ -68,13 +69,12 @@ def build_singlehtml(html_dir: Path) -> Path:
     single = html_dir / "_build" / "singlehtml"
     if single.exists():
         shutil.rmtree(single)
-    with rendering_config() as cfg:
-        cmd = [
-            JUPYTER_BOOK, "build", str(ROOT), "-W", "-n", "--keep-going",
-            "--builder", "custom", "--custom-builder", "singlehtml", "--config", str(cfg), "--path-output", str(html_dir),
-        ]  # fmt: skip
-        print("+", " ".join(cmd), flush=True)
-        subprocess.run(cmd, cwd=ROOT, check=True)
+    cmd = [
+        JUPYTER_BOOK, "build", str(ROOT), "-W", "-n", "--keep-going",
+        "--builder", "custom", "--custom-builder", "singlehtml", "--path-output", str(html_dir),
+    ]  # fmt: skip
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
     page = html_dir / "_build" / "singlehtml" / "intro.html"
     if not page.is_file():
         raise SystemExit(f"make pdf: the singlehtml build wrote no {page}")
@@ -128,6 +128,25 @@ def print_pdf(page: Path, pdf: Path) -> int:
     return int(pages)
 
 
+#: What the PDF is made of: the pages, the chapters with their committed outputs, the book's
+#: configuration, bibliography, static files and Sphinx extensions, the registry and the sweep
+#: the Claims page reads, and these scripts.
+INPUTS = (
+    "*.md", "_config.yml", "_toc.yml", "references.bib", "chapters/*.ipynb", "_static/**/*",
+    "ctdepth_lib/book/**/*.py", "ctdepth_lib/claims.yaml", "data/sweep/results.parquet", "tools/*.py",
+)  # fmt: skip
+
+
+def inputs_digest() -> str:
+    """SHA-256 over the paths and bytes of every :data:`INPUTS` file, in sorted order."""
+    files = sorted({p for pattern in INPUTS for p in ROOT.glob(pattern) if p.is_file()})
+    h = hashlib.sha256()
+    for path in files:
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(ROOT).as_posix()}\0{len(data)}\0".encode() + data)
+    return h.hexdigest()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the whole book as one PDF, _build/pdf/ctdepth.pdf.")
     parser.add_argument(
@@ -136,11 +155,26 @@ def main(argv: list[str] | None = None) -> int:
         default=OUT / "html",
         help="where Sphinx builds the single HTML page (make test passes _build/check to reuse its build)",
     )
+    parser.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="do nothing when the PDF exists and none of its inputs changed since it was written (make book)",
+    )
     args = parser.parse_args(argv)
+    stamp = PDF.with_suffix(".inputs")
+    digest = inputs_digest()
+    html = args.path_output.resolve() / "_build" / "html"
+    if args.if_changed and PDF.is_file() and stamp.is_file() and stamp.read_text() == digest:
+        for folder in {html, ROOT / "_build" / "html"}:
+            if folder.is_dir() and not (folder / PDF.name).is_file():
+                shutil.copy2(PDF, folder / PDF.name)
+        print(f"make pdf: {PDF.relative_to(ROOT)} is up to date (no input changed)")
+        return 0
+    stamp.unlink(missing_ok=True)
     page = build_singlehtml(args.path_output.resolve())
     pages = print_pdf(page, PDF)
+    stamp.write_text(digest)
     # beside the HTML book, where the introduction links it
-    html = args.path_output.resolve() / "_build" / "html"
     for folder in {html, ROOT / "_build" / "html"}:
         if folder.is_dir():
             shutil.copy2(PDF, folder / PDF.name)

@@ -102,3 +102,49 @@ def test_no_raw_tex_or_errors_in_the_text() -> None:
     # MathJax's delimiters left in the text mean a formula was not typeset (code cells may hold TeX)
     for bad in ("\\(", "\\)", "\\[", "Traceback (most recent call last)", "\\texttt"):
         assert bad not in text, f"the PDF text contains {bad!r}"
+
+
+HTML = Path(os.environ.get("CTDEPTH_HTML", ROOT / "_build" / "check" / "_build" / "html"))
+
+
+def _numbers(text: str) -> list[str]:
+    from ctdepth_lib.outputs import NUMBER
+
+    text = re.sub(r"(?<=\d[eE])[-−]\s+(?=\d)", "-", text)  # "1e-" at a line end, "12" on the next
+    return [t.replace("−", "-") for t in NUMBER.findall(text)]
+
+
+def _html_key_results(page: Path) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    section = soup.find(id="key-results")
+    assert section is not None, f"{page.name} has no Key results section"
+    items = section.find("ul")
+    assert items is not None, f"{page.name}: Key results holds no list"
+    for math in items.select("span.math, div.math"):
+        math.decompose()  # typeset formulas: the PDF prints them apart from the text
+    return items.get_text(" ")
+
+
+def _is_subsequence(needles: list[str], haystack: list[str]) -> bool:
+    it = iter(haystack)
+    return all(any(n == h for h in it) for n in needles)
+
+
+def test_key_results_show_the_same_numbers_on_the_web_and_in_the_pdf() -> None:
+    """Both render the committed outputs: every number of a chapter's Key results is the same in both."""
+    from ctdepth_lib.book import toc_notebooks
+
+    chapters = toc_notebooks(ROOT)
+    pdf = _text()
+    starts = [m.start() for m in re.finditer(r"Key results", pdf)]
+    assert len(starts) == len(chapters), f"{len(starts)} 'Key results' sections in the PDF for {len(chapters)} chapters"
+    for nb, start, end in zip(chapters, starts, [*starts[1:], len(pdf)]):
+        page = HTML / "chapters" / f"{nb.stem}.html"
+        web = _numbers(_html_key_results(page))
+        printed = _numbers(pdf[start:end])
+        assert web, f"{nb.stem}: no number in the Key results of the web page"
+        assert _is_subsequence(web, printed), (
+            f"{nb.stem}: Key results on the web {web} are not the PDF's {printed[:60]}"
+        )

@@ -3,7 +3,9 @@
 * ``rerun-guide`` — every chapter's parameters (default, quick value, allowed
   range, meaning) read from the notebooks, the papermill command to rerun it and
   its launch links;
-* ``build-versions`` — the versions the book was built with and the git commit.
+* ``build-versions`` — the versions the book was built with and the git commit;
+* ``chapter-outputs`` — for each chapter, the commit of the outputs the book shows and whether
+  ``make book`` re-executed it on this machine and found them reproduced.
 
 Both are regenerated on every build.
 """
@@ -189,34 +191,45 @@ class BuildVersionsDirective(SphinxDirective):
         return [table(["component", "version"], rows, [20, 40], classes=["ctdepth-versions"])]
 
 
-#: How myst-nb's ``method`` of a notebook's execution reads on the Status page.
-EXEC_METHODS = {
-    "cache": "from the execution cache (rerun only when its code changed)",
-    "auto": "executed by this build",
-    "force": "executed by this build",
-    "inline": "executed by this build",
-}
+def _last_commit(root: Path, path: Path) -> str:
+    """``abc1234 (2026-12-05)``: the last commit that changed ``path``, or "" outside a git checkout."""
+    try:
+        res = subprocess.run(
+            ["git", "log", "-1", "--format=%h (%cs)", "--", str(path.relative_to(root))],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return res.stdout.strip() if res.returncode == 0 else ""
 
 
-def _readable_exec_table() -> None:
-    """Plain words in myst-nb's ``nb-exec-table`` (the Status page).
+class ChapterOutputsDirective(SphinxDirective):
+    """``chapter-outputs`` — which outputs the book shows (committed at which commit), and where they were checked."""
 
-    Its "Method: cache" is jargon, and its ✅/❌ render as empty boxes without an emoji font:
-    the table's column names and value formats are myst-nb's module-level dictionaries, so
-    they are replaced here rather than the directive copied.
-    """
-    from myst_nb.ext import execution_tables as et
-
-    et._key2header.update({"mtime": "Last executed", "method": "How", "runtime": "Run time (s)", "succeeded": "Result"})
-    et._key2transform["method"] = lambda m: EXEC_METHODS.get(str(m), str(m))
-    et._key2transform["succeeded"] = lambda ok: "succeeded" if ok is True else "failed"
+    def run(self) -> list[nodes.Node]:
+        regenerate.track(self.env)
+        root = Path(self.env.srcdir)
+        stamps = root / "_build" / "fresh" / "book"
+        rows: list[list[nodes.Node | str]] = []
+        for nb in toc_notebooks(root):
+            self.env.note_dependency(str(nb))
+            commit = _last_commit(root, nb) or "not in a git checkout"
+            stamp = stamps / f"{nb.stem}.verified.json"
+            if stamp.is_file():
+                rec = json.loads(stamp.read_text(encoding="utf-8"))
+                here = f"re-executed {rec.get('time', '')} on ATen {rec.get('aten', '?')}: reproduced"
+            else:
+                here = "not re-executed by make book here"
+            rows.append([_title(nb), commit, here])
+        return [table(["chapter", "outputs committed at", "make book on this machine"], rows, [34, 22, 34],
+                      classes=["ctdepth-outputs"])]  # fmt: skip
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives and the event handlers."""
-    _readable_exec_table()
     app.connect("config-inited", _buttons_only_with_a_repository, priority=900)
     app.add_directive("rerun-guide", RerunGuideDirective)
     app.add_directive("build-versions", BuildVersionsDirective)
+    app.add_directive("chapter-outputs", ChapterOutputsDirective)
     regenerate.connect(app)
     return {"version": "0.1", "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
