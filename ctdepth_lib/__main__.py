@@ -114,24 +114,22 @@ def _toc(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seeds(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
+def _params(args: argparse.Namespace) -> int:
+    from .book.notebooks import notebook_spec, write_parameter_cell
 
-    from .book.notebooks import ROBUSTNESS_SEEDS, quick_parameters, run_chapter, seed_run_path
-
-    jobs = [(nb, seed) for nb in toc_notebooks(Path(args.root)) for seed in ROBUSTNESS_SEEDS]
-
-    def one(job: tuple[Path, int]) -> str:
-        nb, seed = job
-        out = seed_run_path(Path(args.out), nb, seed)
-        run_chapter(nb, out, quick_parameters(nb) | {"SEED": seed}, reuse=not args.force)
-        return f"{nb.stem} seed {seed}: {out}"
-
-    # Each kernel runs one torch thread; papermill waits on the kernel, so threads suffice here.
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for line in pool.map(one, jobs):
-            print(line, flush=True)
-    return 0
+    stale = []
+    for nb in _chapters(args.chapters, Path(args.root)):
+        if args.write:
+            if write_parameter_cell(nb):
+                print(f"{nb}: parameters cell rewritten from parameters.yaml")
+        else:
+            try:
+                notebook_spec(nb)
+            except ValueError as exc:
+                stale.append(str(exc))
+    for line in stale:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if stale else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -163,12 +161,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _version() -> str:
-    # read from the source, not by importing the package (which would import torch)
-    import re
+    from importlib import metadata
 
-    text = (Path(__file__).parent / "__init__.py").read_text(encoding="utf-8")
-    match = re.search(r'^__version__ = "([^"]+)"', text, flags=re.M)
-    return match.group(1) if match else "unknown"
+    try:
+        return metadata.version("ctdepth_lib")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,12 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_toc = sub.add_parser("toc", help="print the notebooks listed in _toc.yml")
     p_toc.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     p_toc.set_defaults(func=_toc)
-    p_seeds = sub.add_parser("seeds", help="run every chapter with its quick parameters and seeds 1, 2, 3 (cached)")
-    p_seeds.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
-    p_seeds.add_argument("--out", default="_build/seeds", help="folder of the executed runs (default: _build/seeds)")
-    p_seeds.add_argument("--jobs", type=int, default=2, help="runs at the same time (default: 2)")
-    p_seeds.add_argument("--force", action="store_true", help="rerun even when a matching run exists")
-    p_seeds.set_defaults(func=_seeds)
+    p_params = sub.add_parser(
+        "params",
+        help="check (or --write) each chapter's parameters cell against ctdepth_lib/parameters.yaml",
+    )
+    p_params.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
+    p_params.add_argument("--write", action="store_true", help="regenerate the cells from parameters.yaml (in place)")
+    p_params.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    p_params.set_defaults(func=_params)
     sub.add_parser(
         "cost",
         help="memory and time per gradient: backprop through the unroll vs the adjoint "

@@ -16,7 +16,7 @@ import torch
 
 from . import claims
 from ._validate import check_int, check_int_range
-from .params import Param, validate_parameters
+from .params import Param, chapter_spec, validate_parameters
 from .plotting import use_style
 
 __all__ = ["setup", "start_chapter"]
@@ -46,27 +46,43 @@ def setup(seed: int, *, threads: int = 1) -> torch.Generator:
 
 
 def start_chapter(
-    docname: str, values: Mapping[str, Any], spec: Mapping[str, Param]
+    docname: str, values: Mapping[str, Any], spec: Mapping[str, Param] | None = None
 ) -> tuple[dict[str, Any], torch.Generator]:
     """Validate a chapter's parameters, set the run up and declare it to the claims ledger.
 
-    ``validate_parameters(values, spec)``, then ``setup(SEED)`` and
-    ``claims.begin(docname, seed=SEED, parameters=…)``: the preamble of every chapter.
+    The preamble of every chapter, in the cell after its ``parameters`` cell::
+
+        PARAMS, gen = cl.start_chapter("chapters/01_resnet_euler", globals())
+
+    takes the chapter's registered parameters (``parameters.yaml``: names, ranges, relations) from
+    ``values`` — the notebook's namespace, where papermill has set them —, validates them
+    (:func:`~ctdepth_lib.params.validate_parameters`), then ``setup(SEED)`` and
+    ``claims.begin(docname, seed=SEED, parameters=…)``.
 
     Args:
         docname: the chapter's docname, e.g. ``"chapters/01_resnet_euler"``.
-        values: the papermill parameters as given, ``{"SEED": 0, …}`` (must hold ``SEED``).
-        spec: the allowed values of each parameter.
+        values: the notebook's namespace (``globals()``), or a mapping of the parameters.
+        spec: an explicit spec instead of the registered one (then ``values`` holds exactly its
+            names, as before parameters were registered); must define ``SEED``.
 
     Returns:
         ``(params, gen)``: the validated parameters and a ``torch.Generator`` seeded with ``SEED``.
 
     Raises:
-        ValueError / TypeError: a parameter is missing, unknown or outside its spec (naming it).
+        ValueError / TypeError: a parameter is missing, unknown or outside its spec, or a relation
+            between parameters fails (naming the parameter).
     """
-    if "SEED" not in spec:
-        raise ValueError(f"spec must define the parameter SEED; got parameters {sorted(spec)}")
-    params = validate_parameters(values, spec)
+    if spec is None:
+        registered = chapter_spec(docname)
+        missing = [name for name in registered.parameters if name not in values]
+        if missing:
+            raise ValueError(f"parameters {missing} have no value (run the chapter's parameters cell first)")
+        picked = {name: values[name] for name in registered.parameters}
+        params = validate_parameters(picked, registered.parameters, registered.requires)
+    else:
+        if "SEED" not in spec:
+            raise ValueError(f"spec must define the parameter SEED; got parameters {sorted(spec)}")
+        params = validate_parameters(values, spec)
     gen = setup(params["SEED"])
     claims.begin(docname, seed=params["SEED"], parameters=params)
     return params, gen

@@ -1,7 +1,8 @@
 """Every chapter stops in its validation cell — the cell right after the parameters — within
 seconds, with a message naming the parameter, when papermill passes it a bad value: a
-non-numeric seed, a negative seed, a depth or count of 0, a negative time (the values come
-from each chapter's own validation spec, so new parameters are covered automatically)."""
+non-numeric seed, a negative seed, a depth or count of 0, a negative time, a value that breaks a
+relation between parameters (the values come from each chapter's registered parameters,
+ctdepth_lib/parameters.yaml, so new parameters and relations are covered automatically)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,29 @@ import papermill as pm
 import pytest
 from chapter_runs import CHAPTERS
 
-from ctdepth_lib.book.notebooks import chapter_parameters, invalid_value, quick_parameters, run_chapter
+from ctdepth_lib.book.notebooks import chapter_parameters, invalid_value, notebook_spec, quick_parameters, run_chapter
+from ctdepth_lib.params import ChapterSpec, Relation
 
 DEPTH_OR_TIME = re.compile(r"^(T|N_.*|.*_N|.*_N_MAX|.*DEPTH.*|.*LAYERS.*|STEPS|N)$")
+
+
+def _breaking(spec: ChapterSpec, rel: Relation, base: dict[str, Any]) -> Any:
+    """A value of ``rel.left`` inside its own range that breaks ``rel`` at the values ``base``."""
+    p = spec.parameters[rel.left]
+    candidates = [p.low, p.high] + [2**k for k in range(17)] + list(range(1, 65))
+    for value in candidates:
+        if value is None:
+            continue
+        try:
+            p.check(rel.left, value)
+            rel.check(base | {rel.left: value})
+        except ValueError:
+            try:
+                p.check(rel.left, value)
+            except (ValueError, TypeError):
+                continue
+            return value
+    raise AssertionError(f"no value of {rel.left} in its range breaks {rel}")
 
 
 def _cases() -> list[tuple[Path, str, Any]]:
@@ -28,6 +49,9 @@ def _cases() -> list[tuple[Path, str, Any]]:
         cases += [(nb, p.name, invalid_value(p)) for p in params if p.name == "T" or p.spec.choices is not None]
         depths = [p for p in params if p.name != "T" and DEPTH_OR_TIME.match(p.name)]
         cases += [(nb, p.name, invalid_value(p)) for p in depths[:2]]  # two depths per chapter keep the run short
+        spec = notebook_spec(nb)
+        base = spec.defaults | spec.quick
+        cases += [(nb, rel.left, _breaking(spec, rel, base)) for rel in spec.requires]
     cases.append((CHAPTERS[0], "SEED", -3))
     return cases
 

@@ -1,37 +1,31 @@
-"""Chapters as data: their parameters, allowed ranges and quick settings, and seeded reruns.
+"""Chapters as data: their parameters, allowed ranges, quick settings and relations, and reruns.
 
-Read from the notebooks themselves — the cell tagged ``parameters`` (defaults and
-their comments), the validation cell after it (the ``Param`` spec given to
-:func:`~ctdepth_lib.params.validate_parameters`) and the notebook metadata
-``ctdepth.quick_parameters`` — so the rerun guide never drifts from the chapters.
+A chapter's parameters are written once, in ``ctdepth_lib/parameters.yaml``
+(:mod:`ctdepth_lib.params`). Its cell tagged ``parameters`` is generated from there
+(:func:`write_parameter_cell`, ``python -m ctdepth_lib params --write``) and read back with
+papermill's own :func:`papermill.inspect_notebook`, so that the Rerun guide, the sweep and the
+tests see what papermill sees — and a cell that drifted from the registry is an error. Nothing
+here reads notebook source as code.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import io
-import json
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..params import Param
-from .sweep_task import science_digest  # the one definition of "the science modules"
+from ..params import ChapterSpec, Param, chapter_spec, parameter_cell
 
 __all__ = [
     "ChapterParameter",
+    "chapter_docname",
     "chapter_parameters",
     "invalid_value",
-    "parameter_guards",
+    "notebook_spec",
     "quick_parameters",
     "run_chapter",
-    "seed_run_path",
+    "write_parameter_cell",
 ]
-
-#: Seeds of the robustness runs (the committed notebooks use SEED = 0).
-ROBUSTNESS_SEEDS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -46,126 +40,53 @@ class ChapterParameter:
     spec: Param
 
 
-def _load(nb: Path) -> dict[str, Any]:
-    return json.loads(Path(nb).read_text(encoding="utf-8"))
+def chapter_docname(nb: Path) -> str:
+    """``chapters/01_resnet_euler`` for ``…/chapters/01_resnet_euler.ipynb`` (or an executed copy of it)."""
+    return f"chapters/{Path(nb).stem}"
 
 
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+def notebook_spec(nb: Path) -> ChapterSpec:
+    """The registered :class:`~ctdepth_lib.params.ChapterSpec` of a chapter, checked against its cell.
 
+    papermill's :func:`~papermill.inspect_notebook` reads the notebook's ``parameters`` cell; its
+    names, types and defaults must be those of ``parameters.yaml``.
 
-def _code_cells(nb_json: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in nb_json["cells"] if c["cell_type"] == "code"]
-
-
-def _parameters_index(cells: list[dict[str, Any]], nb: Path) -> int:
-    for i, cell in enumerate(cells):
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return i
-    raise ValueError(f"notebook {nb} has no cell tagged 'parameters'")
-
-
-def _defaults_and_comments(src: str) -> dict[str, tuple[Any, str]]:
-    comments = {}
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-        if tok.type == tokenize.COMMENT:
-            comments[tok.start[0]] = tok.string.lstrip("#").strip()
-    out: dict[str, tuple[Any, str]] = {}
-    for node in ast.parse(src).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out[node.targets[0].id] = (ast.literal_eval(node.value), comments.get(node.lineno, ""))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            # ``NAME: int = 8  # help``: the annotated form papermill reports with its type
-            out[node.target.id] = (ast.literal_eval(node.value), comments.get(node.lineno, ""))
-    return out
-
-
-_SPEC_NAMES = {"Param": Param, "int": int, "float": float, "str": str, "bool": bool}
-
-
-def _spec(src: str, nb: Path) -> dict[str, Param]:
-    tree = ast.parse(src)
-    assigned = {
-        n.targets[0].id: n.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
-    }
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            fn = node.func
-            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
-            if name in ("validate_parameters", "start_chapter"):
-                # validate_parameters(values, spec) or start_chapter(docname, values, spec)
-                at = 1 if name == "validate_parameters" else 2
-                arg = node.args[at] if len(node.args) > at else next(k.value for k in node.keywords if k.arg == "spec")
-                if isinstance(arg, ast.Name):
-                    arg = assigned[arg.id]
-                code = compile(ast.Expression(arg), str(nb), "eval")
-                spec = eval(code, {"__builtins__": {}}, dict(_SPEC_NAMES))  # the chapter's own literal spec
-                return dict(spec)
-    raise ValueError(f"notebook {nb}: the cell after 'parameters' calls neither start_chapter nor validate_parameters")
-
-
-def parameter_guards(nb: Path) -> str:
-    """The validation cell's own checks beyond its spec: its top-level ``if``/``for`` statements that only raise.
-
-    E.g. ``if N_MAX < 4 * N_MIN: raise ValueError(...)`` (a relation between parameters); a
-    sweep runs them on its client, so a bad value is rejected before any run.
+    Raises:
+        ValueError: the chapter is not registered, or its cell is not the one the registry generates.
     """
-    cells = _code_cells(_load(nb))
-    src = _source(cells[_parameters_index(cells, nb) + 1])
+    import papermill as pm
 
-    def only_raises(node: ast.stmt) -> bool:
-        if isinstance(node, ast.Raise):
-            return True
-        if isinstance(node, (ast.If, ast.For)):
-            return all(raising_block(b) for b in (node.body, node.orelse) if b)
-        return False
-
-    def raising_block(body: list[ast.stmt]) -> bool:  # assignments (a message), then a raise
-        *before, last = body
-        return only_raises(last) and all(isinstance(s, (ast.Assign, ast.AnnAssign)) for s in before)
-
-    keep = [
-        ast.get_source_segment(src, node) or ""
-        for node in ast.parse(src).body
-        if isinstance(node, (ast.If, ast.For)) and only_raises(node)
-    ]
-    return "\n".join(keep)
-
-
-def quick_parameters(nb: Path) -> dict[str, Any]:
-    """The notebook's ``metadata.ctdepth.quick_parameters`` (never SEED)."""
-    quick = dict(_load(nb)["metadata"].get("ctdepth", {}).get("quick_parameters", {}))
-    if "SEED" in quick:
-        raise ValueError(f"notebook {nb}: quick_parameters must not fix SEED")
-    return quick
+    spec = chapter_spec(chapter_docname(nb))
+    seen = pm.inspect_notebook(str(nb))
+    want = {name: (p.kind.__name__, repr(p.default)) for name, p in spec.parameters.items()}
+    got = {name: (info.get("inferred_type_name"), info.get("default")) for name, info in seen.items()}
+    if got != want or list(seen) != list(want):
+        raise ValueError(
+            f"notebook {nb}: its parameters cell is not the one parameters.yaml generates "
+            f"(run `python -m ctdepth_lib params --write {nb}`); cell {got}, registry {want}"
+        )
+    return spec
 
 
 def chapter_parameters(nb: Path) -> list[ChapterParameter]:
     """Every parameter of a chapter, in the order of its ``parameters`` cell."""
-    nb = Path(nb)
-    data = _load(nb)
-    cells = _code_cells(data)
-    i = _parameters_index(cells, nb)
-    defaults = _defaults_and_comments(_source(cells[i]))
-    spec = _spec(_source(cells[i + 1]), nb)
-    quick = quick_parameters(nb)
-    missing = set(defaults) ^ set(spec)
-    if missing:
-        raise ValueError(f"notebook {nb}: parameters and validation spec disagree on {sorted(missing)}")
+    spec = notebook_spec(Path(nb))
     return [
         ChapterParameter(
             name=name,
-            default=default,
-            quick=quick.get(name, default),
-            allowed=spec[name].describe(),
-            help=spec[name].help or comment,
-            spec=spec[name],
+            default=p.default,
+            quick=p.default if p.quick is None else p.quick,
+            allowed=p.describe(),
+            help=p.help,
+            spec=p,
         )
-        for name, (default, comment) in defaults.items()
+        for name, p in spec.parameters.items()
     ]
+
+
+def quick_parameters(nb: Path) -> dict[str, Any]:
+    """The chapter's quick parameters that differ from its defaults (never SEED)."""
+    return chapter_spec(chapter_docname(nb)).quick
 
 
 def invalid_value(p: ChapterParameter) -> Any:
@@ -181,41 +102,38 @@ def invalid_value(p: ChapterParameter) -> Any:
     return "not-a-number" if spec.kind in (int, float) else 12345
 
 
-def seed_run_path(out_dir: Path, nb: Path, seed: int) -> Path:
-    """Where the quick run of ``nb`` with ``seed`` is written."""
-    return Path(out_dir) / f"{Path(nb).stem}-seed{seed}.ipynb"
+def write_parameter_cell(nb: Path) -> bool:
+    """Regenerate the cell tagged ``parameters`` of ``nb`` from ``parameters.yaml``, in place.
 
-
-def _fingerprint(nb: Path, parameters: dict[str, Any]) -> str:
-    h = hashlib.sha256(Path(nb).read_bytes())
-    h.update(science_digest().encode())
-    h.update((Path(__file__).parents[1] / "claims.yaml").read_bytes())
-    h.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
-    return h.hexdigest()
-
-
-def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int = 600, reuse: bool = False) -> Path:
-    """Execute ``nb`` with papermill into ``out`` (never in place) and return ``out``.
-
-    With ``reuse=True`` an existing output whose fingerprint (notebook, library
-    sources, registry, parameters) matches is kept instead of executed again.
+    Returns whether the cell changed (the file is rewritten only then, as ``jupyter`` writes it).
     """
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    cells = [c for c in book.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebook {nb} must have exactly one cell tagged 'parameters'; got {len(cells)}")
+    text = parameter_cell(chapter_spec(chapter_docname(nb)))
+    changed = cells[0].source != text or "ctdepth" in book.metadata
+    if changed:
+        cells[0].source = text
+        book.metadata.pop("ctdepth", None)  # the quick parameters live in parameters.yaml
+        nbformat.write(book, str(nb))
+    return changed
+
+
+def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int = 600) -> Path:
+    """Execute ``nb`` with papermill into ``out`` (never in place) and return ``out``."""
     import papermill as pm
 
     nb, out = Path(nb).resolve(), Path(out).resolve()
     if out == nb:
         raise ValueError(f"out must differ from the notebook itself; got {out}")
-    stamp = out.with_suffix(".sha256")
-    key = _fingerprint(nb, parameters)
-    if reuse and out.is_file() and stamp.is_file() and stamp.read_text() == key:
-        return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)
     pm.execute_notebook(
         str(nb), str(out), parameters=parameters, cwd=str(nb.parent), kernel_name="python3",
         progress_bar=False, execution_timeout=timeout,
     )  # fmt: skip
-    stamp.write_text(key)
     return out
 
 

@@ -105,7 +105,7 @@ def sweep(
         chapters: notebook paths (``chapters/03_phase_space.ipynb``), stems (``03_phase_space``)
             or ``"all"`` (the chapters of ``root/_toc.yml``).
         seeds: the values of ``SEED``: integers, or a string ``"A-B"`` (inclusive, ``"1-50,9137"``).
-        quick: start from each chapter's ``metadata.ctdepth.quick_parameters`` (else its defaults).
+        quick: start from each chapter's quick parameters (``ctdepth_lib/parameters.yaml``; else its defaults).
         parameters: overrides ``NAME -> value``; a list of values makes a grid (their Cartesian
             product). Every name must be a parameter of every chapter, and every value must pass
             the chapter's own validation spec (checked before any run).

@@ -2,8 +2,8 @@
 
 :func:`plan` turns the arguments of :func:`ctdepth_lib.book.sweep.sweep` (``python -m ctdepth_lib
 sweep``) into one :class:`Run` per chapter × parameter set × seed. It checks everything first —
-chapter names, seeds, every parameter value against the chapter's own validation spec and the
-``if …: raise`` guards of its validation cell — so a bad argument is one :class:`SweepInputError`
+chapter names, seeds, every parameter value against the chapter's registered ranges and the
+relations between its parameters (``ctdepth_lib/parameters.yaml``) — so a bad argument is one :class:`SweepInputError`
 and nothing runs. Each run carries its chapter's :func:`code_version`: the fingerprint of what its
 claims depend on, by which a rerun skips what it has already recorded and the committed sweep is
 found stale.
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..claims import registry
-from ..params import validate_parameters
-from .notebooks import chapter_parameters, parameter_guards, quick_parameters
+from ..params import Relation, validate_parameters
+from .notebooks import notebook_spec
 from .sweep_task import science_digest
 from .toc import toc_notebooks
 
@@ -89,7 +89,7 @@ def parse_parameter_value(text: str) -> Any:
 
 @dataclass(frozen=True)
 class Chapter:
-    """A chapter as a sweep needs it: its notebook, defaults, quick values, spec and guards."""
+    """A chapter as a sweep needs it: its notebook, defaults, quick values, spec and relations."""
 
     path: Path
     stem: str
@@ -97,7 +97,7 @@ class Chapter:
     defaults: dict[str, Any]
     quick: dict[str, Any]
     spec: dict[str, Any]
-    guards: str  # the validation cell's own extra checks (``if …: raise``), run on the client too
+    requires: tuple[Relation, ...]
 
 
 def _toc(root: Path) -> list[Path] | None:
@@ -138,10 +138,8 @@ def _resolve_chapters(chapters: Sequence[str | Path], root: Path) -> list[Chapte
             continue
         seen.add(path)
         try:
-            params = chapter_parameters(path)
-            quick = quick_parameters(path)
-            guards = parameter_guards(path)
-        except (ValueError, KeyError, StopIteration, SyntaxError) as exc:
+            spec = notebook_spec(path)
+        except ValueError as exc:
             raise SweepInputError(f"chapter {str(path)!r} is not a parameterised chapter: {exc}") from None
         try:
             docname = path.relative_to(root.resolve()).with_suffix("").as_posix()
@@ -152,10 +150,10 @@ def _resolve_chapters(chapters: Sequence[str | Path], root: Path) -> list[Chapte
                 path=path,
                 stem=path.stem,
                 docname=docname,
-                defaults={p.name: p.default for p in params},
-                quick=quick,
-                spec={p.name: p.spec for p in params},
-                guards=guards,
+                defaults=spec.defaults,
+                quick=spec.quick,
+                spec=dict(spec.parameters),
+                requires=spec.requires,
             )
         )
     if not out:
@@ -178,21 +176,15 @@ def _parameter_sets(chapter: Chapter, quick: bool, grid: Mapping[str, list[Any]]
 def _validate_run(chapter: Chapter, params: Mapping[str, Any], seed: int) -> None:
     values = dict(params) | {"SEED": seed}
     try:
-        checked = validate_parameters(values, chapter.spec)
+        validate_parameters(values, chapter.spec, chapter.requires)
     except (ValueError, TypeError) as exc:
         raise SweepInputError(f"chapter {chapter.stem}: {exc}") from None
-    if chapter.guards:
-        env = dict(checked) | {"PARAMS": checked}
-        try:
-            exec(compile(chapter.guards, str(chapter.path), "exec"), {"__builtins__": __builtins__}, env)
-        except (ValueError, TypeError) as exc:
-            raise SweepInputError(f"chapter {chapter.stem}: {exc}") from None
 
 
 def code_version(nb: str | Path, *, library: str | None = None) -> str:
     """Fingerprint of what the claims of a run of ``nb`` depend on (16 hex digits).
 
-    It hashes the notebook's code cells and quick parameters (not its outputs: re-executing a
+    It hashes the notebook's code cells and its registered parameters (not its outputs: re-executing a
     chapter does not make a sweep stale), the science modules of ``ctdepth_lib``
     (:func:`~ctdepth_lib.book.sweep_task.science_digest`: not the book wing, the command line or
     the plotting style) and the registry entries of the chapter's own claims. A record whose
@@ -210,7 +202,12 @@ def code_version(nb: str | Path, *, library: str | None = None) -> str:
         if cell.get("cell_type") == "code":
             src = cell.get("source", "")
             h.update(("".join(src) if isinstance(src, list) else str(src)).encode() + b"\0")
-    h.update(json.dumps(data.get("metadata", {}).get("ctdepth", {}), sort_keys=True).encode())
+    from ..params import chapter_spec
+
+    try:
+        h.update(repr(chapter_spec(f"chapters/{nb.stem}")).encode())
+    except ValueError:  # not a registered chapter: its code alone
+        pass
     docname = nb.resolve().with_suffix("").as_posix()
     mine = sorted(
         (cid, repr(c)) for cid, c in registry().items() if docname.endswith("/" + c.chapter) or docname == c.chapter
@@ -250,7 +247,7 @@ def plan(
     """Every run of a sweep, checked: chapters × parameter sets (the grid of ``parameters``) × seeds.
 
     The arguments are those of :func:`ctdepth_lib.book.sweep.sweep`. Every value is checked against
-    each chapter's spec and guards, at the first and the last seed, before anything runs.
+    each chapter's spec and relations, at the first and the last seed, before anything runs.
 
     Raises:
         SweepInputError (a ValueError) or TypeError naming the bad argument.

@@ -1,8 +1,8 @@
 """Sphinx extension: pages generated from the chapters and the environment.
 
 * ``rerun-guide`` — every chapter's parameters (default, quick value, allowed
-  range, meaning) read from the notebooks, the papermill command to rerun it and
-  its launch links;
+  range, meaning, relations) read from ``ctdepth_lib/parameters.yaml`` and checked against the
+  chapter's parameters cell, the papermill command to rerun it and its launch links;
 * ``build-versions`` — the versions the book was built with and the git commit;
 * ``chapter-outputs`` — for each chapter, the commit of the outputs the book shows and whether
   ``make book`` re-executed it on this machine and found them reproduced.
@@ -25,7 +25,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from .. import sweep_summary
-from ..notebooks import chapter_parameters, quick_parameters
+from ..notebooks import chapter_parameters, notebook_spec, quick_parameters
 from ..toc import toc_notebooks
 from . import regenerate
 from .nodes import table
@@ -120,6 +120,14 @@ class RerunGuideDirective(SphinxDirective):
                 [12, 10, 10, 22, 40],
                 classes=["ctdepth-params"],
             )
+            requires = notebook_spec(nb).requires
+            if requires:
+                rel = nodes.paragraph(text="Relations between the parameters: ")
+                for i, r in enumerate(requires):
+                    rel += nodes.Text(", " if i else "")
+                    rel += nodes.literal(text=str(r))
+                rel += nodes.Text(".")
+                section += rel
             times = run_times.get(nb.relative_to(root).with_suffix("").as_posix(), {})
             if times:
                 para = nodes.paragraph(classes=["ctdepth-run-time"])
