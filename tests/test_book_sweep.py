@@ -24,9 +24,11 @@ import nbformat
 import pytest
 
 from ctdepth_lib import claims
+from ctdepth_lib import params as params_mod
 from ctdepth_lib.__main__ import main
 from ctdepth_lib.book import sweep as sweep_mod
 from ctdepth_lib.book.sweep import code_version, load_results, sweep
+from ctdepth_lib.params import ChapterSpec, Param, parameter_cell
 
 pd = pytest.importorskip("pandas")
 psutil = pytest.importorskip("psutil")
@@ -124,24 +126,25 @@ def test_resume_is_a_no_op(swept: dict[str, Any], monkeypatch: pytest.MonkeyPatc
 
 # --- outcomes of failing runs, on a stand-in for chapter 01 that needs no torch -------------------
 
-STANDIN_PARAMS = 'SEED = 0  # seed\nMODE = "pass"  # what the run does\nNAP = 0.0  # seconds it sleeps first\n'
-STANDIN_VALIDATE = """def Param(*args, **kwargs):  # the stand-in imports nothing heavy (no torch): cells stay fast
-    return None
-
-
-def validate_parameters(values, spec):
-    return dict(values)
-
-
-PARAMS = validate_parameters(
-    {"SEED": SEED, "MODE": MODE, "NAP": NAP},
+STANDIN = ChapterSpec(
+    DOCNAME,
     {
-        "SEED": Param(int, 0, 2**31 - 1),
-        "MODE": Param(str, choices=("pass", "fail", "error", "timeout")),
-        "NAP": Param(float, 0.0, 60.0),
+        "SEED": Param(int, 0, 2**31 - 1, help="seed", default=0),
+        "MODE": Param(str, choices=("pass", "fail", "error", "timeout"), help="what the run does", default="pass"),
+        "NAP": Param(float, 0.0, 60.0, help="seconds it sleeps first", default=0.0),
     },
 )
-"""
+# the stand-in imports nothing heavy (no torch): its cells stay fast
+STANDIN_VALIDATE = 'PARAMS = {"SEED": SEED, "MODE": MODE, "NAP": NAP}'
+
+
+@pytest.fixture
+def standin_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in chapter registered in place of chapter 01 (the client checks runs against it)."""
+    shipped = params_mod.load_specs()
+    monkeypatch.setattr(params_mod, "_shipped", lambda: shipped | {DOCNAME: STANDIN})
+
+
 STANDIN_RUN = """import os
 import time
 
@@ -170,7 +173,7 @@ if MODE == "timeout":
 def _standin(root: Path, first: str) -> Path:
     (root / "chapters").mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(STANDIN_PARAMS)
+    params = nbformat.v4.new_code_cell(parameter_cell(STANDIN))
     params.metadata["tags"] = ["parameters"]
     nb.cells = [
         params,
@@ -184,6 +187,7 @@ def _standin(root: Path, first: str) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("standin_registry")
 def test_killed_worker_still_records_every_run_once(tmp_path: Path) -> None:
     ids = [c.id for c in claims.registry().values() if c.chapter == DOCNAME]
     _standin(tmp_path / "book", ids[0])
@@ -211,6 +215,7 @@ def test_killed_worker_still_records_every_run_once(tmp_path: Path) -> None:
 # --- a scheduler and a worker as separate processes ---------------------------------------------
 
 
+@pytest.mark.usefixtures("standin_registry")
 def test_sweep_on_an_existing_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A scheduler and two workers as separate processes; failing runs are recorded outcomes."""
     ids = [c.id for c in claims.registry().values() if c.chapter == DOCNAME]
@@ -305,12 +310,12 @@ def test_bad_input_is_one_clear_error(
     assert not (out / "runs").exists()
 
 
-def test_the_chapters_own_checks_run_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # chapter 01 requires N_MAX >= 4 N_MIN beyond its spec: that check runs before any run too
+def test_the_chapters_relations_are_checked_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # chapter 01 requires N_MAX >= 4 * N_MIN (parameters.yaml): that check runs before any run too
     args = ["-p", "N_MIN", "64", "-p", "N_MAX", "128", "--out", str(tmp_path), "--root", str(ROOT)]
     code = main(["sweep", "01_resnet_euler", "--seeds", "1", *args])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "at least 4 * N_MIN" in err[0], err
+    assert code == 2 and len(err) == 1 and "N_MAX must be >= 4 * N_MIN = 256; got 128" in err[0], err
 
 
 def test_unreachable_scheduler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
