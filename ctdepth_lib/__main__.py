@@ -38,7 +38,7 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import bench_unroll
+    from .bench.unroll import bench_unroll
 
     res = bench_unroll(d=args.d, batch=args.batch, n_steps=args.steps)
     print(f"resnet_unroll vs torchdiffeq euler (d={args.d}, batch={args.batch}, N={args.steps}, float64, best of 5)")

@@ -19,10 +19,24 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
-TORCH_VERSION = "2.13.0"
+
+def _pinned_torch() -> str:
+    """The torch version ``pyproject.toml`` pins (``"torch==X"``): the one place it is written."""
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    for dep in project["project"]["dependencies"]:
+        m = re.fullmatch(r"torch==([\w.]+)", dep.replace(" ", ""))
+        if m:
+            return m.group(1)
+    raise SystemExit("pyproject.toml pins no torch version (expected a dependency 'torch==X')")
+
+
+TORCH_VERSION = _pinned_torch()
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
