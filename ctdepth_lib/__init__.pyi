@@ -6,8 +6,7 @@ This stub is read twice: by type checkers (the names and their types) and, at ru
 public name is added here, and only here.
 """
 
-from . import claims as claims
-from . import plotting as plotting
+from . import claims as claims, plotting as plotting
 from .bench.cost import (
     COST_METHODS as COST_METHODS,
     GradientCost as GradientCost,
