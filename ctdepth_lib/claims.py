@@ -2,8 +2,10 @@
 
 The registry ``claims.yaml`` (shipped inside this package) lists every claim
 the book makes: its id (``1a``, ``2b``, ``L1``, …), a one-sentence statement,
-its source (``paper``, ``reconstruction``, ``correction`` or ``extension``), the chapter that
-checks it and the threshold the measured value must meet.
+its source (``paper``, ``reconstruction``, ``correction``, ``extension`` or ``pitfall``; a
+``paper`` claim says ``where`` the abstract or the author's talk states it), its kind
+(``identity``, ``law`` or ``statistical``), the chapter that checks it and the threshold the
+measured value must meet.
 
 A chapter declares its run once with :func:`begin` and then checks each claim
 with :func:`check`, which
@@ -38,8 +40,11 @@ from .outputs import below
 __all__ = [
     "CLAIM_MIME",
     "CONTINUE_VAR",
+    "KINDS",
+    "SOURCES",
     "Claim",
     "ClaimFailed",
+    "badge",
     "begin",
     "check",
     "load_registry",
@@ -50,7 +55,12 @@ CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 #: With this environment variable set to ``1``, :func:`check` records a failing claim and goes on
 #: (seed sweeps: every run measures every claim) instead of raising :class:`ClaimFailed`.
 CONTINUE_VAR = "CTDEPTH_CLAIMS_CONTINUE"
-SOURCES = ("paper", "reconstruction", "correction", "extension")
+SOURCES = ("paper", "reconstruction", "correction", "extension", "pitfall")
+#: identity: holds by algebra (or a theorem) for every input — its check guards the code, to rounding
+#: (or to the solver's tolerance); law: a measured numerical law (an order, a size, a scaling) with a
+#: threshold and an independent reference, which a false statement would miss; statistical: stated
+#: over seeds (training), with the rate the committed sweep measured.
+KINDS = ("identity", "law", "statistical")
 OPS = ("<=", ">=", "==", "abs_diff<=")
 REPRODUCE_KINDS = ("rel", "abs", "below")
 
@@ -78,6 +88,8 @@ class Claim:
     reproduce: tuple[str, float] = ("rel", 1e-4)
     digits: int = 4
     naive: str = ""  # a correction's naive reading, which the statement corrects ("" otherwise)
+    kind: str = "law"
+    where: str = ""  # a paper claim: where the abstract or the talk states it ("talk, slide 14")
 
     def holds(self, measured: float) -> bool:
         """Whether ``measured`` meets the threshold (NaN never does)."""
@@ -168,11 +180,20 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         raise ValueError(f"registry entry {raw['id']!r}: digits must be an int in [1, 5]; got {digits!r}")
     if raw["source"] not in SOURCES:
         raise ValueError(f"registry entry {raw['id']!r}: source must be one of {SOURCES}; got {raw['source']!r}")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"registry entry {raw['id']!r}: kind must be one of {KINDS}; got {kind!r}")
+    where = str(raw.get("where", "")).strip()
+    if (raw["source"] == "paper") != bool(where):
+        raise ValueError(
+            f"registry entry {raw['id']!r}: a paper claim says where the abstract or the talk states it "
+            f"(where: ...), and only a paper claim does; got source {raw['source']!r} and where {where!r}"
+        )
     naive = str(raw.get("naive", "")).strip()
-    if (raw["source"] == "correction") != bool(naive):
+    if (raw["source"] == "correction" and not naive) or (naive and raw["source"] not in ("correction", "pitfall")):
         raise ValueError(
             f"registry entry {raw['id']!r}: a correction states the naive reading it corrects (naive: ...), "
-            f"and only a correction does; got source {raw['source']!r} and naive {naive!r}"
+            f"and only a correction or a pitfall does; got source {raw['source']!r} and naive {naive!r}"
         )
     return Claim(
         id=str(raw["id"]),
@@ -186,6 +207,8 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         reproduce=(str(kind), float(tol)),
         digits=digits,
         naive=naive,
+        kind=str(kind),
+        where=where,
     )
 
 
@@ -255,6 +278,25 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def badge(claim: Claim, verdict: str, shown: str) -> str:
+    """The record as the book shows it: a one-line badge in the page's margin, linked to the claim's box.
+
+    ``✓ 1b · 1.003 · |x − 1| ≤ 0.1`` (the full record is its tooltip); on narrow screens and in
+    print it sits inline, small, where the check ran.
+    """
+    from html import escape
+
+    mark = "✓" if verdict == "pass" else "✗"
+    tip = escape(f"claim {claim.id} ({claim.source}, {claim.kind}): {claim.quantity} = {shown}; threshold {claim.threshold}")
+    return (
+        f'<div class="margin ctdepth-badge ctdepth-badge-{verdict}" title="{tip}">'
+        f'<span class="ctdepth-badge-mark">{mark}</span> '
+        f'<a class="ctdepth-badge-id" href="#box-{escape(claim.id.lower())}">{escape(claim.id)}</a> '
+        f'<span class="ctdepth-badge-value">{escape(shown)}</span> '
+        f'<span class="ctdepth-badge-threshold">{escape(claim.threshold)}</span></div>'
+    )
+
+
 def begin(chapter: str, *, seed: int, parameters: Mapping[str, Any]) -> None:
     """Declare the run that the following :func:`check` calls belong to.
 
@@ -320,7 +362,7 @@ def check(claim_id: str, measured: float, *, glue: bool = True) -> None:
     except ImportError:  # pragma: no cover - IPython ships with the book's stack
         get_ipython = None  # type: ignore[assignment]
     if get_ipython is not None and get_ipython() is not None:
-        display({CLAIM_MIME: record, "text/plain": text}, raw=True)
+        display({CLAIM_MIME: record, "text/html": badge(claim, verdict, shown), "text/plain": text}, raw=True)
         if glue:
             from .outputs import glue as glue_value
 

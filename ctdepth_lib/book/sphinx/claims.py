@@ -21,7 +21,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from ...claims import registry
+from ...claims import KINDS, SOURCES, registry
 from .. import sweep_summary
 from ..ledger import collect, collect_fresh, ledger_rows
 from ..toc import registered_notebooks
@@ -122,6 +122,30 @@ def _lines(text: str) -> nodes.entry:
     for line in text.splitlines():
         entry += nodes.paragraph(text=line)
     return entry
+
+
+class ClaimsCountsDirective(SphinxDirective):
+    """``claims-counts`` — how many registered claims there are of each source and kind."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        regenerate.track(self.env)
+        reg = registry().values()
+        counts = {(c.source, c.kind): 0 for c in reg}
+        for c in reg:
+            counts[(c.source, c.kind)] += 1
+        rows: list[list[nodes.Node | str]] = []
+        for source in SOURCES:
+            row: list[nodes.Node | str] = [nodes.strong(text=source)]
+            row += [str(counts.get((source, kind), 0)) for kind in KINDS]
+            row.append(str(sum(counts.get((source, kind), 0) for kind in KINDS)))
+            rows.append(row)
+        totals: list[nodes.Node | str] = [nodes.strong(text="all")]
+        totals += [str(sum(counts.get((s, kind), 0) for s in SOURCES)) for kind in KINDS]
+        totals.append(str(len(reg)))
+        rows.append(totals)
+        return [table(["source \\ kind", *KINDS, "all"], rows, [20, 12, 12, 12, 10], classes=["ctdepth-claims-counts"])]
 
 
 class claims_sweep_placeholder(nodes.General, nodes.Element):
@@ -241,7 +265,8 @@ def _statement(claim: Any) -> nodes.entry:
     if claim.naive:
         para += nodes.strong(text="Correct: ")
     para += math_text(claim.statement + " ")
-    para += nodes.emphasis(text=f"({claim.source})")
+    label = f"{claim.source}: {claim.where}" if claim.where else claim.source
+    para += nodes.emphasis(text=f"({label}; {claim.kind})")
     entry += para
     return entry
 
@@ -378,12 +403,14 @@ def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directive and the event handlers."""
     app.add_config_value("ctdepth_sweep_table", str(sweep_summary.SWEEP_TABLE), "env")
-    app.add_config_value("ctdepth_fresh_runs", ["_build/fresh/native", "_build/fresh/foreign"], "env")
+    fresh = ["_build/fresh/native", "_build/fresh/default", "_build/fresh/avx2", "_build/fresh/book"]
+    app.add_config_value("ctdepth_fresh_runs", fresh, "env")
     app.add_node(claims_table_placeholder)
     app.add_node(claims_list_placeholder)
     app.add_node(claims_sweep_placeholder)
     app.add_directive("claims-table", ClaimsTableDirective)
     app.add_directive("claims-list", ClaimsListDirective)
+    app.add_directive("claims-counts", ClaimsCountsDirective)
     app.add_directive("claims-sweep-figures", ClaimsSweepDirective)
     app.add_role("sweep-rate", sweep_rate_role)
     app.connect("doctree-resolved", _resolve)
