@@ -60,6 +60,52 @@ _PRINT_JS = """
 """
 
 
+# The text of every heading, in document order, as a reader should see it in the PDF's outline:
+# without the "¶" link, with each typeset formula as the text of its MathML (MathJax's assistive copy).
+_HEADINGS_JS = """
+() => Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')).filter(h => h.offsetParent !== null).map(h => {
+  const c = h.cloneNode(true);
+  c.querySelectorAll('.headerlink, .toc-backref').forEach(e => e.remove());
+  c.querySelectorAll('mjx-container').forEach(m => {
+    const mml = m.querySelector('mjx-assistive-mml');
+    m.replaceWith(document.createTextNode(mml ? mml.textContent : ''));
+  });
+  return c.textContent.replace(/\\s+/g, ' ').trim();
+})
+"""
+
+
+def _outline_items(outlines: object) -> list[object]:
+    """The outline's items (PDF dictionaries) in document order, depth first."""
+    items: list[object] = []
+    node = outlines.get("/First")  # type: ignore[attr-defined]
+    while node is not None:
+        item = node.get_object()
+        items.append(item)
+        if "/First" in item:
+            items.extend(_outline_items(item))
+        node = item.get("/Next")
+    return items
+
+
+def readable_bookmarks(pdf: Path, titles: list[str]) -> int:
+    """Give the PDF's outline the headings' own text (Chromium's titles drop spaces at line breaks,
+    repeat wrapped lines and lose formulas). Returns the number of bookmarks rewritten."""
+    import pypdf
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = pypdf.PdfWriter(clone_from=str(pdf))
+    outlines = writer._root_object.get("/Outlines")
+    items = _outline_items(outlines.get_object()) if outlines is not None else []
+    if len(items) != len(titles):
+        raise SystemExit(f"make pdf: {len(items)} bookmarks for {len(titles)} headings; cannot give them their text")
+    for item, title in zip(items, titles):
+        item[NameObject("/Title")] = TextStringObject(title)
+    with pdf.open("wb") as fh:
+        writer.write(fh)
+    return len(items)
+
+
 def build_singlehtml(html_dir: Path) -> Path:
     """Render the book into one HTML page (execution off: the committed outputs) under ``html_dir``.
 
@@ -112,6 +158,7 @@ def print_pdf(page: Path, pdf: Path) -> int:
             pg.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
             pg.wait_for_function("() => !window.MathJax || document.querySelectorAll('mjx-container').length > 0")
             pages, toc, linked = pg.evaluate(_PRINT_JS)
+            titles = pg.evaluate(_HEADINGS_JS)
             if not pages or toc != pages or linked != toc:
                 raise SystemExit(f"make pdf: {pages} pages, {toc} contents entries, {linked} of them linked")
             pdf.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +172,7 @@ def print_pdf(page: Path, pdf: Path) -> int:
             browser.close()
     finally:
         httpd.shutdown()
+    readable_bookmarks(pdf, titles)
     return int(pages)
 
 

@@ -148,3 +148,38 @@ def test_key_results_show_the_same_numbers_on_the_web_and_in_the_pdf() -> None:
         assert _is_subsequence(web, printed), (
             f"{nb.stem}: Key results on the web {web} are not the PDF's {printed[:60]}"
         )
+
+
+def test_a_print_book_has_no_toggles() -> None:
+    assert not re.search(r"Show\s+code\s+cell\s+(source|content|output)", _text()), "the PDF prints code toggles"
+
+
+def test_bookmarks_read_as_the_headings() -> None:
+    titles = _flat(_reader().outline)  # type: ignore[attr-defined]
+    assert len(titles) >= 60
+    for t in titles:
+        assert t.strip() == t and "  " not in t, f"bookmark with stray spaces: {t!r}"
+        doubled = re.search(r"(.{8,})\1", t)
+        assert doubled is None, f"bookmark repeats itself: {t!r}"
+        assert not re.search(r"[a-z][A-Z][a-z]", t.replace("ReLU", "").replace("ResNet", "").replace("TeX", "")), (
+            f"words run together in bookmark {t!r}"
+        )
+    import unicodedata
+
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text()))  # the PDF's text spells "ff", "fi" as ligatures
+    missing = [t for t in titles if re.sub(r"\s+", "", unicodedata.normalize("NFKC", t)) not in text]
+    assert len(missing) <= len(titles) // 10, f"bookmarks that are no heading's text: {missing[:8]}"
+
+
+def test_no_figure_is_split_across_pages() -> None:
+    seen: dict[object, int] = {}
+    for number, page in enumerate(_reader().pages):  # type: ignore[attr-defined]
+        xobjects = (page.get("/Resources") or {}).get("/XObject") or {}
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") != "/Image" or int(obj.get("/Width", 0)) < 200:
+                continue
+            key = getattr(ref, "idnum", id(obj))
+            assert key not in seen, f"a figure is printed on pages {seen[key] + 1} and {number + 1}: split across pages"
+            seen[key] = number
+    assert seen, "no figure found in the PDF"

@@ -57,7 +57,11 @@ def table(
     row_ids: Sequence[str] | None = None,
     title: str | None = None,
 ) -> nodes.table:
-    """A table with a header row; a row item that is already a ``nodes.entry`` is used as it is."""
+    """A table with a header row; a row item that is already a ``nodes.entry`` is used as it is.
+
+    Body cells get the class ``ctdepth-col-<j>`` (``j`` from 0), so that a narrow screen can show
+    each row as a card whose cells are labelled with their column's header (``_static/ctdepth.css``).
+    """
     # "colwidths-given": the HTML writer then emits the column widths (a <colgroup>)
     tbl = nodes.table(classes=[*classes, "colwidths-given"], ids=list(ids))
     if title is not None:
@@ -73,8 +77,10 @@ def table(
     head += hrow
     for i, items in enumerate(rows):
         row = nodes.row(ids=[row_ids[i]] if row_ids is not None else [])
-        for item in items:
-            row += item if isinstance(item, nodes.entry) else cell(item)
+        for j, item in enumerate(items):
+            entry = item if isinstance(item, nodes.entry) else cell(item)
+            entry["classes"].append(f"ctdepth-col-{j}")  # narrow screens label each cell (a card per row)
+            row += entry
         body += row
     group += head
     group += body
