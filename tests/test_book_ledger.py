@@ -50,6 +50,13 @@ def test_record_from_the_wrong_chapter_fails(tmp_path: Path) -> None:
     assert rows["1b"].verdict == "fail"
 
 
+def test_a_record_of_an_unregistered_claim_is_an_error(tmp_path: Path) -> None:
+    rec = {"id": "no-such-claim", "chapter": "chapters/01_resnet_euler", "measured": 1.0, "verdict": "pass"}
+    nb = _notebook_with([rec], tmp_path / "a.ipynb")
+    with pytest.raises(ValueError, match=r"a\.ipynb records claim 'no-such-claim', which the registry does not list"):
+        ledger_rows(collect([nb]))
+
+
 def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reg = claims.registry()
 

@@ -4,7 +4,8 @@ The cluster tests run chapter 01 (the fastest) with its quick parameters shrunk 
 ``-p`` (shallower networks, two points) on a 2-worker ``LocalCluster``; one sweep serves the
 table, the killed-worker and the resume tests. Another runs a sweep on a scheduler and a worker
 started as separate processes; another records failing, erroring and timed-out runs of a small
-stand-in notebook. Bad input is checked through ``main([...])`` without a cluster.
+stand-in notebook; another runs two stand-in runs at once on one worker of two threads, whose
+``os.environ`` no task may touch. Bad input is checked through ``main([...])`` without a cluster.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nbformat
 import pytest
 
-from ctdepth_lib import claims
-from ctdepth_lib import params as params_mod
+from ctdepth_lib import claims, params as params_mod
 from ctdepth_lib.__main__ import main
 from ctdepth_lib.book import sweep as sweep_mod
 from ctdepth_lib.book.sweep import code_version, load_results, sweep
@@ -168,6 +168,16 @@ if MODE == "error":
 if MODE == "timeout":
     time.sleep(60)
 """
+# before and after the run: what the kernel's environment holds, and when it ran (a run that stops is silent)
+STANDIN_START = """import json
+import os
+import time
+
+STARTED = time.time()
+KERNEL_ENV = {k: os.environ.get(k) for k in ENV_KEYS}
+"""
+STANDIN_END = 'print(json.dumps({"env": KERNEL_ENV, "cwd": os.getcwd(), "started": STARTED, "ended": time.time()}))'
+ENV_KEYS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", claims.CONTINUE_VAR)
 
 
 def _standin(root: Path, first: str) -> Path:
@@ -178,8 +188,10 @@ def _standin(root: Path, first: str) -> Path:
     nb.cells = [
         params,
         nbformat.v4.new_code_cell(STANDIN_VALIDATE),
-        nbformat.v4.new_code_cell(f"FIRST = {first!r}"),
+        nbformat.v4.new_code_cell(f"FIRST = {first!r}\nENV_KEYS = {ENV_KEYS!r}"),
+        nbformat.v4.new_code_cell(STANDIN_START),
         nbformat.v4.new_code_cell(STANDIN_RUN),
+        nbformat.v4.new_code_cell(STANDIN_END),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = root / "chapters" / "01_resnet_euler.ipynb"
@@ -269,6 +281,87 @@ def test_sweep_on_an_existing_scheduler(tmp_path: Path, capsys: pytest.CaptureFi
         assert mine.loc[ids[0], "verdict"] == ("fail" if mode == "fail" else "pass")
         assert set(mine.drop(index=ids[0])["verdict"]) == {later}
     assert len(list(out.glob("runs/*/*/seed5.run.json"))) == 4  # four parameter sets, four folders
+
+
+# --- one worker, two threads: two runs at once, and the worker's environment untouched -----------
+
+
+def _kernel_report(out: Path, rel: str) -> dict[str, Any]:
+    """What the stand-in's last cell printed in the executed notebook ``out/rel``."""
+    cells = [c for c in nbformat.read(out / rel, as_version=4).cells if c.cell_type == "code"]
+    (stream,) = [o for o in cells[-1].outputs if o.output_type == "stream"]
+    return dict(json.loads(stream.text))
+
+
+@pytest.mark.usefixtures("standin_registry")
+def test_a_worker_of_two_threads_runs_two_runs_without_touching_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs at once on one worker process: each kernel gets CTDEPTH_CLAIMS_CONTINUE=1 and the
+    client's thread variables, and no task writes the worker's own os.environ (one run's restore
+    would strip another's variables)."""
+    from distributed import Client, LocalCluster
+
+    ids = [c.id for c in claims.registry().values() if c.chapter == DOCNAME]
+    book = tmp_path / "book"
+    _standin(book, ids[0])
+
+    def record_environ_writes() -> None:  # on the worker: every write to os.environ is logged
+        class Recording(type(os.environ)):  # type: ignore[misc]
+            writes: ClassVar[list[tuple[str, str]]] = []
+
+            def __setitem__(self, key: str, value: str) -> None:
+                self.writes.append(("set", key))
+                super().__setitem__(key, value)
+
+            def __delitem__(self, key: str) -> None:
+                self.writes.append(("del", key))
+                super().__delitem__(key)
+
+        os.environ.__class__ = Recording
+
+    def environ_state() -> dict[str, Any]:
+        return {
+            "writes": list(getattr(type(os.environ), "writes", ["no recorder"])),
+            "env": {k: os.environ.get(k) for k in ENV_KEYS},
+            "cwd": os.getcwd(),
+            "ctdepth_lib imported": any(m.split(".")[0] == "ctdepth_lib" for m in sys.modules),
+        }
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None, memory_limit=0, silence_logs=40
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        client.run(record_environ_writes)
+        (before,) = client.run(environ_state).values()
+        assert before["writes"] == [] and before["env"][claims.CONTINUE_VAR] is None
+        # the client's thread settings, which the kernels get in place of the nanny's 1s
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        out = tmp_path / "out"
+        df = sweep(
+            ["01_resnet_euler"], [7], quick=False, parameters={"MODE": ["pass", "fail"], "NAP": 2.0},
+            out=out, scheduler=cluster.scheduler_address, root=book, progress=False,
+        )  # fmt: skip
+        (after,) = client.run(environ_state).values()
+    runs = df.drop_duplicates("run_id")
+    runs = runs.set_index(pd.Index([json.loads(p)["MODE"] for p in runs["parameters"]]))
+    assert runs.loc["pass", "run_status"] == "pass" and runs.loc["fail", "run_status"] == "fail"
+    reports = {mode: _kernel_report(out, runs.loc[mode, "notebook"]) for mode in ("pass", "fail")}
+    client_env = {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": "2"}
+    for mode, report in reports.items():  # the failing run went on to its last cell
+        assert report["env"] == client_env | {claims.CONTINUE_VAR: "1"}, (mode, report)
+        assert Path(report["cwd"]).name.startswith("ctdepth-sweep-"), report  # each kernel in its own folder
+    assert reports["pass"]["cwd"] != reports["fail"]["cwd"]
+    # the two kernels ran at the same time, on the one worker
+    assert max(r["started"] for r in reports.values()) < min(r["ended"] for r in reports.values()), reports
+    assert len(set(runs["worker"])) == 1
+    assert after["writes"] == [], after["writes"]
+    assert after["env"] == before["env"] and after["cwd"] == before["cwd"]
+    assert not after["ctdepth_lib imported"]  # the task and its digests travelled by value
 
 
 # --- bad input: one line on stderr, exit 2, nothing run ------------------------------------------

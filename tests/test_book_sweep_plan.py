@@ -33,15 +33,15 @@ def test_parse_parameter_value_like_papermill() -> None:
 
 
 def test_plan_is_chapters_times_parameter_sets_times_seeds() -> None:
-    runs = plan(["01_resnet_euler"], "1-3", True, {"N_MIN": 8, "N_MAX": [32, 64]}, ROOT)
+    runs = plan(["01_resnet_euler"], [1, 2, 3], True, {"N_MIN": [8], "N_MAX": [32, 64]}, ROOT)
     assert len(runs) == 2 * 3
     assert sorted({r.params["N_MAX"] for r in runs}) == [32, 64]
     assert {r.seed for r in runs} == {1, 2, 3} and all(r.quick for r in runs)
     assert len({r.run_id for r in runs}) == 6 and {r.version for r in runs} == {code_version(CH01)}
     with pytest.raises(SweepInputError, match="power of two"):  # the chapter's spec, before any run
-        plan(["01_resnet_euler"], "1", True, {"N_MAX": 100}, ROOT)
+        plan(["01_resnet_euler"], [1], True, {"N_MAX": [100]}, ROOT)
     with pytest.raises(SweepInputError, match=r"N_MAX must be >= 4 \* N_MIN"):  # and the relations between parameters
-        plan(["01_resnet_euler"], "1", True, {"N_MIN": 64, "N_MAX": 128}, ROOT)
+        plan(["01_resnet_euler"], [1], True, {"N_MIN": [64], "N_MAX": [128]}, ROOT)
 
 
 def test_code_version_tracks_the_code_not_the_outputs(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""ctdepth_lib.book.sweep_records: a run's record written and read back, the table built from records."""
+"""ctdepth_lib.book.sweep, the sweep's folder: a run's record written and read back, the table built from records."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ import nbformat
 import pytest
 
 from ctdepth_lib import claims
+from ctdepth_lib.book.sweep import RESULT_COLUMNS, build_table, load_results, read_record, record_path, write_run
 from ctdepth_lib.book.sweep_plan import code_version, plan
-from ctdepth_lib.book.sweep_records import (
-    RESULT_COLUMNS,
-    build_table,
-    load_results,
-    read_record,
-    record_path,
-    write_run,
-)
 
 pd = pytest.importorskip("pandas")
 
@@ -37,7 +30,7 @@ def _executed(first: str, verdict: str) -> str:
 
 def test_a_run_written_is_one_row_per_claim(tmp_path: Path) -> None:
     ids = [c.id for c in claims.registry().values() if c.chapter == DOCNAME]
-    (run,) = plan(["01_resnet_euler"], "7", True, {}, ROOT)
+    (run,) = plan(["01_resnet_euler"], [7], True, {}, ROOT)
     outcome = {"status": "fail", "error": "ClaimFailed: x", "notebook": _executed(ids[0], "fail"), "seconds": 2.0}
     rec = write_run(tmp_path, run, outcome)
     assert read_record(record_path(tmp_path, run)) == rec

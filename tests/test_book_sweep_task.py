@@ -1,15 +1,18 @@
-"""ctdepth_lib.book.sweep_task: a run's failing claims, and the digests that say which runs compare."""
+"""ctdepth_lib.book.sweep_task: a run's failing claims and its kernel's environment; ctdepth_lib.book.digests:
+the digests that say which runs compare."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from ctdepth_lib import claims
-from ctdepth_lib.book import sweep_task
-from ctdepth_lib.book.sweep_task import CLAIM_MIME, CONTINUE_VAR, failed_claims, science_digest, science_files
+from ctdepth_lib.book.digests import library_digest, science_digest, science_files
+from ctdepth_lib.book.sweep_task import CLAIM_MIME, CONTINUE_VAR, THREAD_VARS, failed_claims, kernel_env
 
 
 def test_failed_claims_reads_the_failing_records() -> None:
@@ -21,6 +24,20 @@ def test_failed_claims_reads_the_failing_records() -> None:
         cell.outputs.append(nbformat.v4.new_output("display_data", data=data))
     nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
     assert failed_claims(nbformat.writes(nb)) == ["claim 1b: FAIL", "claim 1b: FAIL"]
+
+
+def test_kernel_env_reads_the_environment_and_never_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in THREAD_VARS:  # as Dask's nanny leaves them in a worker
+        monkeypatch.setenv(key, "1")
+    monkeypatch.delenv(CONTINUE_VAR, raising=False)
+    before = dict(os.environ)
+    env = kernel_env({"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": "2"})
+    assert dict(os.environ) == before
+    assert env == {k: v for k, v in before.items() if k != "MKL_NUM_THREADS"} | {
+        "OMP_NUM_THREADS": "4",
+        "OPENBLAS_NUM_THREADS": "2",
+        CONTINUE_VAR: "1",
+    }
 
 
 def _package(root: Path) -> Path:
@@ -66,13 +83,13 @@ def test_science_digest_hashes_paths_and_bytes_in_sorted_order(tmp_path: Path) -
 
 def test_library_digest_also_covers_plotting_and_the_registry(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
-    digest = sweep_task.library_digest(pkg)
+    digest = library_digest(pkg)
     (pkg / "book" / "sweep.py").write_text("the driver changed\n")
-    assert sweep_task.library_digest(pkg) == digest
+    assert library_digest(pkg) == digest
     for rel in ("plotting.py", "claims.yaml"):
         (pkg / rel).write_text("changed\n")
-        assert sweep_task.library_digest(pkg) != digest
-        digest = sweep_task.library_digest(pkg)
+        assert library_digest(pkg) != digest
+        digest = library_digest(pkg)
 
 
 def test_the_installed_package() -> None:

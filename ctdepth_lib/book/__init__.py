@@ -8,7 +8,7 @@ Chapters never import it; it depends on the science modules, never the reverse.
   notebook itself; stripping execution timestamps;
 * :mod:`.ledger` — the claim records of executed notebooks, judged against the registry and
   reproduced by fresh runs; the report of ``python -m ctdepth_lib claims``;
-* :mod:`.sweep` (with :mod:`.sweep_plan`, :mod:`.sweep_records`, :mod:`.sweep_task`) — seed
+* :mod:`.sweep` (with :mod:`.sweep_plan`, :mod:`.sweep_task`, :mod:`.digests`) — seed
   sweeps on Dask (``python -m ctdepth_lib sweep``); :mod:`.sweep_summary` — their pass rates;
 * :mod:`.nbval_plugin` — the pytest plugin that lets nbval compare numbers to their printed
   digits and records fresh claim records (``pytest -p ctdepth_lib.book.nbval_plugin --nbval``);

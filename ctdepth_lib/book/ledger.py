@@ -140,9 +140,18 @@ def ledger_rows(
         claims: the registry (default: the shipped one).
         fresh: claim records of fresh runs (other machines, other rounding paths); each must
             reproduce the record with the same seed and parameters within the claim's tolerance.
+
+    Raises:
+        ValueError: a record of a claim the registry does not list (named with its notebook).
     """
     claims = registry() if claims is None else claims
     fresh = {} if fresh is None else fresh
+    unknown = sorted(set(records) - set(claims))
+    if unknown:
+        cid = unknown[0]
+        raise ValueError(
+            f"notebook {records[cid][0].get('notebook')} records claim {cid!r}, which the registry does not list"
+        )
     rows = []
     for cid, claim in claims.items():
         recs = records.get(cid, [])
@@ -168,11 +177,6 @@ def ledger_rows(
                 _reproduced(claim, recs, mine),
                 tuple(r.get("measured") for r in mine),
             )
-        )
-    unknown = sorted(set(records) - set(claims))
-    for cid in unknown:
-        raise ValueError(
-            f"notebook {records[cid][0].get('notebook')} records claim {cid!r}, which the registry does not list"
         )
     return rows
 

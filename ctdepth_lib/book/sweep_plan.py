@@ -1,12 +1,13 @@
-"""What a seed sweep runs: its chapters, seeds and parameter sets, checked before any run.
+"""What a seed sweep runs: its chapters, seeds and parameter sets, checked against the book before any run.
 
 :func:`plan` turns the arguments of :func:`ctdepth_lib.book.sweep.sweep` (``python -m ctdepth_lib
-sweep``) into one :class:`Run` per chapter × parameter set × seed. It checks everything first —
-chapter names, seeds, every parameter value against the chapter's registered ranges and the
-relations between its parameters (``ctdepth_lib/parameters.yaml``) — so a bad argument is one :class:`SweepInputError`
-and nothing runs. Each run carries its chapter's :func:`code_version`: the fingerprint of what its
-claims depend on, by which a rerun skips what it has already recorded and the committed sweep is
-found stale.
+sweep``), once :func:`~ctdepth_lib.book.sweep.sweep` has checked their form, into one :class:`Run`
+per chapter × parameter set × seed. It checks them against the book first — chapter names, every
+parameter name, every parameter value against the chapter's registered ranges and the relations
+between its parameters (``ctdepth_lib/parameters.yaml``) — so a bad argument is one
+:class:`SweepInputError` and nothing runs. Each run carries its chapter's :func:`code_version`:
+the fingerprint of what its claims depend on, by which a rerun skips what it has already recorded
+and the committed sweep is found stale.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..claims import registry
 from ..params import Relation, validate_parameters
+from .digests import science_digest
 from .notebooks import notebook_spec
-from .sweep_task import science_digest
 from .toc import toc_notebooks
 
 __all__ = [
@@ -161,7 +161,7 @@ def _resolve_chapters(chapters: Sequence[str | Path], root: Path) -> list[Chapte
     return out
 
 
-def _parameter_sets(chapter: Chapter, quick: bool, grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+def _parameter_sets(chapter: Chapter, quick: bool, grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     base = chapter.defaults | (chapter.quick if quick else {})
     names = list(grid)
     sets = []
@@ -186,7 +186,7 @@ def code_version(nb: str | Path, *, library: str | None = None) -> str:
 
     It hashes the notebook's code cells and its registered parameters (not its outputs: re-executing a
     chapter does not make a sweep stale), the science modules of ``ctdepth_lib``
-    (:func:`~ctdepth_lib.book.sweep_task.science_digest`: not the book wing, the command line or
+    (:func:`~ctdepth_lib.book.digests.science_digest`: not the book wing, the command line or
     the plotting style) and the registry entries of the chapter's own claims. A record whose
     ``version`` differs from the chapter's current ``code_version`` is stale.
 
@@ -216,21 +216,21 @@ def code_version(nb: str | Path, *, library: str | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-def _param_hash(params: Mapping[str, Any], quick: bool) -> str:
-    text = json.dumps({"parameters": dict(params), "quick": bool(quick)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 @dataclass(frozen=True)
 class Run:
-    """One run of a sweep: a chapter with one parameter set (hash ``phash``) and one seed."""
+    """One run of a sweep: a chapter with one parameter set and one seed."""
 
     chapter: Chapter
     seed: int
     params: dict[str, Any]
     quick: bool
-    phash: str
     version: str
+
+    @property
+    def phash(self) -> str:
+        """The parameter set's hash (12 hex digits): its folder in the sweep, shared by its seeds."""
+        text = json.dumps({"parameters": self.params, "quick": self.quick}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def run_id(self) -> str:
@@ -239,48 +239,21 @@ class Run:
 
 def plan(
     chapters: Sequence[str | Path],
-    seeds: Iterable[int] | str,
+    seeds: Sequence[int],
     quick: bool,
-    parameters: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]],
     root: Path,
 ) -> list[Run]:
-    """Every run of a sweep, checked: chapters × parameter sets (the grid of ``parameters``) × seeds.
+    """Every run of a sweep: chapters × parameter sets (the Cartesian product of ``grid``) × seeds.
 
-    The arguments are those of :func:`ctdepth_lib.book.sweep.sweep`. Every value is checked against
-    each chapter's spec and relations, at the first and the last seed, before anything runs.
+    The arguments are those of :func:`ctdepth_lib.book.sweep.sweep` as it checked them: notebook
+    paths or stems (or ``"all"``), the sorted seeds, ``quick``, the values of each parameter
+    (``NAME -> [value, …]``, not ``SEED``) and the book's root. Every name is checked against each
+    chapter, and every value against its spec and relations, at the first and the last seed.
 
     Raises:
-        SweepInputError (a ValueError) or TypeError naming the bad argument.
+        SweepInputError: an unknown chapter or parameter, or a value the chapter does not accept.
     """
-    if isinstance(chapters, (str, os.PathLike)):
-        chapters = [chapters]
-    if not isinstance(chapters, Sequence) or not all(isinstance(c, (str, os.PathLike)) for c in chapters):
-        raise TypeError(f"chapters must be a list of notebook paths or stems; got {chapters!r}")
-    if isinstance(seeds, str):
-        seed_list = parse_seeds(seeds)
-    else:
-        try:
-            seed_list = sorted(set(seeds))
-        except TypeError:
-            raise TypeError(f"seeds must be an iterable of integers or a string like '1-50'; got {seeds!r}") from None
-        if any(isinstance(s, bool) or not isinstance(s, int) for s in seed_list):
-            raise TypeError(f"seeds must be integers; got {seed_list!r}")
-    if not seed_list:
-        raise SweepInputError("seeds must name at least one seed; got an empty range")
-    if not isinstance(quick, bool):
-        raise TypeError(f"quick must be True or False; got {quick!r}")
-    if not isinstance(parameters, Mapping):
-        raise TypeError(f"parameters must be a mapping NAME -> value (or list of values); got {parameters!r}")
-    grid: dict[str, list[Any]] = {}
-    for name, value in parameters.items():
-        if not isinstance(name, str):
-            raise TypeError(f"parameters must have string names; got {name!r}")
-        if name == "SEED":
-            raise SweepInputError("parameter SEED is set by seeds (--seeds), not by -p")
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
-        if not values:
-            raise SweepInputError(f"parameter {name} has no value")
-        grid[name] = list(dict.fromkeys(values))
     resolved = _resolve_chapters(chapters, root)
     library = science_digest()
     runs: list[Run] = []
@@ -292,8 +265,7 @@ def plan(
             )
         version = code_version(ch.path, library=library)
         for params in _parameter_sets(ch, quick, grid):
-            for seed in (seed_list[0], seed_list[-1]):
+            for seed in (seeds[0], seeds[-1]):
                 _validate_run(ch, params, seed)
-            phash = _param_hash(params, quick)
-            runs.extend(Run(ch, seed, params, quick, phash, version) for seed in seed_list)
+            runs.extend(Run(ch, seed, params, quick, version) for seed in seeds)
     return runs

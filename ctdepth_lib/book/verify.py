@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .audit import PATH_VARIABLES
-from .sweep_task import library_digest
+from .digests import library_digest
 
 __all__ = ["fingerprint", "stale_chapters", "verify"]
 
