@@ -15,7 +15,8 @@ This module holds the network (:func:`feedforward_unroll`) and its layer maps
 (:func:`feedforward_layers`), the exact-subflow splitting schemes the chapter compares
 (:func:`splitting_unroll`) and the O(1)-nonlinearity network that has no ODE limit
 (:func:`strong_feedforward_unroll`).  Every network runs the one loop
-``x_{n+1} = step(t_n, t_{n+1}, x_n)`` of :mod:`ctdepth_lib._stepping`.
+``x_{n+1} = step(t_n, t_{n+1}, x_n)`` of :mod:`ctdepth_lib._stepping`; :func:`run_layers` is the
+unchecked core of :func:`feedforward_unroll` (the trained classifier calls it).
 
 The limit itself — the field, its nonlinearities ``g`` (:class:`~ctdepth_lib.near_identity.Nonlinearity`),
 momentum equation, divergence and log norm — is :mod:`ctdepth_lib.near_identity`; the
@@ -37,7 +38,7 @@ from typing import Any
 import torch
 
 from ._stepping import Step, unroll
-from ._validate import check_choice, check_positive, check_state, check_time_grid
+from ._validate import check_choice, check_positive, check_state, check_time, check_time_grid, check_type
 from .near_identity import (
     Elementwise,
     MatrixFn,
@@ -58,41 +59,38 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- validation
-def _check_coefficients(
-    A: Any, c: Any, g: Any, x0: torch.Tensor, t0: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check ``A(t)``, ``c(t)`` and ``g`` at the first time; return ``A(t0)``, ``c(t0)``."""
+def _check_network(A: Any, c: Any, g: Any, x0: Any, ts: Any) -> None:
+    """The checks of the network faces: ``x0``, the grid ``ts``, and ``A(t)``, ``c(t)``, ``g`` at ``ts[0]``."""
+    check_state("x0", x0)
+    check_time_grid("ts", ts, like=x0)
+    _check_coefficients(A, c, g, x0, ts[0])
+
+
+def _check_coefficients(A: Any, c: Any, g: Any, x0: torch.Tensor, t0: torch.Tensor) -> None:
+    """Check ``A(t)``, ``c(t)`` and ``g`` at the time ``t0`` (one evaluation each: they are not the flow's)."""
     check_coefficient_functions(A, c, g)
     d = x0.shape[-1]
-    a0 = A(t0)
-    if not isinstance(a0, torch.Tensor):
-        raise TypeError(f"A(t) must return a torch.Tensor (a (d, d) matrix); got {type(a0).__name__}")
+    a0 = check_type("A(t)", A(t0), torch.Tensor, "a torch.Tensor (a (d, d) matrix)")
     if a0.ndim != 2 or a0.shape[0] != a0.shape[1]:
         raise ValueError(f"A(t) must return a square matrix of shape (d, d); got shape {tuple(a0.shape)}")
     if a0.shape[0] != d:
         raise ValueError(f"A(t) must be ({d}, {d}) to act on x0 of dimension d = {d}; got shape {tuple(a0.shape)}")
     if a0.dtype != x0.dtype:
         raise TypeError(f"A(t) must have the dtype of x0 ({x0.dtype}); got {a0.dtype}")
-    c0 = None
     if c is not None:
-        c0 = c(t0)
-        if not isinstance(c0, torch.Tensor):
-            raise TypeError(f"c(t) must return a torch.Tensor of shape ({d},); got {type(c0).__name__}")
+        c0 = check_type("c(t)", c(t0), torch.Tensor, f"a torch.Tensor of shape ({d},)")
         if tuple(c0.shape) != (d,):
             raise ValueError(f"c(t) must return a vector of shape ({d},) (the dimension of x0); got {tuple(c0.shape)}")
         if c0.dtype != x0.dtype:
             raise TypeError(f"c(t) must have the dtype of x0 ({x0.dtype}); got {c0.dtype}")
     _check_elementwise(g, x0)
-    return a0, c0
 
 
 def _check_elementwise(g: Any, x: torch.Tensor) -> None:
     """``g`` must keep the shape and act on each coordinate alone."""
     with torch.no_grad():
         xd = x.detach()
-        out = g(xd)
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"g(z) must return a torch.Tensor; got {type(out).__name__}")
+        out = check_type("g(z)", g(xd), torch.Tensor, "a torch.Tensor")
         if out.shape != xd.shape:
             raise ValueError(
                 f"g must be elementwise and keep the shape {tuple(xd.shape)}; got output shape {tuple(out.shape)}"
@@ -168,12 +166,17 @@ def feedforward_unroll(
 
     Reference: our reconstruction of Ruseckas (2019), claim 3; Duan et al. (2022).
     """
-    check_state("x0", x0)
-    check_time_grid("ts", ts, like=x0)
-    _check_coefficients(A, c, g, x0, ts[0])
+    _check_network(A, c, g, x0, ts)
+    check_type("reverse", reverse, bool, "a bool")
     if max_deviation is not None:
-        check_positive("max_deviation", max_deviation)
-        _check_grid_near_identity(A, ts, float(max_deviation))
+        _check_grid_near_identity(A, ts, check_positive("max_deviation", max_deviation))
+    return run_layers(A, c, g, x0, ts, reverse=reverse)
+
+
+def run_layers(
+    A: MatrixFn, c: MatrixFn | None, g: Elementwise, x0: torch.Tensor, ts: torch.Tensor, *, reverse: bool = False
+) -> torch.Tensor:
+    """The unchecked core of :func:`feedforward_unroll`, for internal callers that have checked their arguments."""
     return unroll(_ff_block(A, c, g, reverse), x0, ts)
 
 
@@ -190,9 +193,11 @@ def euler_step_difference(
         ``(difference, leading_term)``, both of ``x``'s shape.
     """
     check_state("x", x)
-    check_positive("h", h)
-    ts = torch.stack([t, t + h])
-    net = feedforward_unroll(A, c, g, x, ts)[-1]
+    t = check_time("t", t, x)
+    check_nonlinearity(g, "derivative dg")
+    _check_coefficients(A, c, g, x, t)
+    ts = torch.stack([t, t + check_positive("h", h)])
+    net = run_layers(A, c, g, x, ts)[-1]
     f = NearIdentityField(A, c, g)
     euler = x + h * f(t, x)
     v = x @ A(t).T + (0.0 if c is None else c(t))
@@ -237,11 +242,9 @@ def splitting_unroll(
 
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, §II.5 and §III.5.
     """
-    check_state("x0", x0)
-    check_time_grid("ts", ts, like=x0)
     check_nonlinearity(g, "exact flow")
     check_choice("scheme", scheme, SPLITTING_SCHEMES)
-    _check_coefficients(A, c, g, x0, ts[0])
+    _check_network(A, c, g, x0, ts)
 
     def step(t: torch.Tensor, t1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         h = t1 - t
@@ -270,9 +273,7 @@ def strong_feedforward_unroll(
     Returns:
         ``(len(ts), *x0.shape)``.
     """
-    check_state("x0", x0)
-    check_time_grid("ts", ts, like=x0)
-    _check_coefficients(A, c, sigma, x0, ts[0])
+    _check_network(A, c, sigma, x0, ts)
 
     def step(t: torch.Tensor, t1: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return sigma(_affine(A, c, x, t, t1 - t))
@@ -300,7 +301,7 @@ def feedforward_layers(
     """
     check_coefficient_functions(A, c, g)
     check_time_grid("ts", ts)
-
+    check_type("reverse", reverse, bool, "a bool")
     step = _ff_block(A, c, g, reverse)
 
     def layer(n: int) -> Callable[[torch.Tensor], torch.Tensor]:

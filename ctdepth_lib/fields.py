@@ -21,15 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._validate import (
-    check_choice,
-    check_direction,
-    check_float_dtype,
-    check_int,
-    check_positive,
-    check_real,
-)
-from .invariants import rotation_generator
+from ._validate import check_choice, check_float_dtype, check_int, check_positive, check_real, check_type
+from .invariants import _check_plane, check_direction
 
 __all__ = [
     "ACTIVATIONS",
@@ -63,6 +56,18 @@ def seeded_normal(
     Returns:
         A tensor of shape ``shape`` (variance ``scale² / fan_in``).
     """
+    check_type("gen", gen, torch.Generator, "a torch.Generator")
+    for size in shape:
+        check_int("shape", size, 0)
+    return _seeded_normal(
+        gen, shape, check_positive("scale", scale), check_int("fan_in", fan_in, 1), check_float_dtype("dtype", dtype)
+    )
+
+
+def _seeded_normal(
+    gen: torch.Generator, shape: tuple[int, ...], scale: float, fan_in: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """The unchecked core of :func:`seeded_normal` (the fields and models draw their weights with it)."""
     w = torch.randn(*shape, generator=gen, dtype=torch.float64) * (scale / fan_in**0.5)
     return w.to(dtype)
 
@@ -72,9 +77,10 @@ def activation_fn(name: str, negative_slope: float = 0.2) -> Callable[[torch.Ten
 
     Args:
         name: one of :data:`ACTIVATIONS`.
-        negative_slope: the slope ``s`` of leaky ReLU for ``z < 0``.
+        negative_slope: the slope ``s`` of leaky ReLU for ``z < 0`` (a finite real number).
     """
     check_choice("activation", name, ACTIVATIONS)
+    negative_slope = check_real("negative_slope", negative_slope)
     if name == "relu":
         return torch.relu
     if name == "leaky_relu":
@@ -82,13 +88,18 @@ def activation_fn(name: str, negative_slope: float = 0.2) -> Callable[[torch.Ten
     return torch.tanh
 
 
-def _drawer(seed: int, scale: float, dtype: torch.dtype = torch.float64) -> Callable[..., nn.Parameter]:
-    """``draw(*shape, fan_in)``: parameters from :func:`seeded_normal` on one generator of ``seed``."""
+def _drawer(
+    d: int, width: int, seed: int, scale: float, *, d_min: int = 1, dtype: torch.dtype = torch.float64
+) -> Callable[..., nn.Parameter]:
+    """The checks every field shares (``d ≥ d_min``, ``width ≥ 1``, ``scale > 0``) and its weights:
+    ``draw(*shape, fan_in)`` gives parameters from :func:`seeded_normal` on one generator of ``seed``."""
+    check_int("d", d, d_min)
+    check_int("width", width, 1)
     size = check_positive("scale", scale)
     gen = torch.Generator().manual_seed(int(seed))
 
     def draw(*shape: int, fan_in: int) -> nn.Parameter:
-        return nn.Parameter(seeded_normal(gen, *shape, scale=size, fan_in=fan_in, dtype=dtype))
+        return nn.Parameter(_seeded_normal(gen, shape, size, fan_in, dtype))
 
     return draw
 
@@ -123,9 +134,7 @@ class TimeMLP(nn.Module):
         self, d: int, width: int = 16, *, seed: int = 0, scale: float = 1.0, dtype: torch.dtype = torch.float64
     ) -> None:
         super().__init__()
-        check_int("d", d, 1)
-        check_int("width", width, 1)
-        draw = _drawer(seed, scale, check_float_dtype("dtype", dtype))
+        draw = _drawer(d, width, seed, scale, dtype=check_float_dtype("dtype", dtype))
         self.w1, self.u, self.b1, self.w2, self.b2 = _mlp_weights(draw, d, width, d)
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -165,11 +174,8 @@ class HomogeneousField(nn.Module):
         scale: float = 1.0,
     ) -> None:
         super().__init__()
-        draw = _drawer(seed, scale)
-        check_int("d", d, 1)
-        check_int("width", width, 1)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self._phi = activation_fn(self.activation, check_real("negative_slope", negative_slope))
+        draw = _drawer(d, width, seed, scale)
+        self._phi, self.activation = activation_fn(activation, negative_slope), activation
         self.a0, self.b0 = draw(d, width, fan_in=width), draw(width, d, fan_in=d)
         self.a1, self.b1 = draw(d, width, fan_in=width), draw(width, d, fan_in=d)
         self.bias_in, self.bias_out = draw(width, fan_in=1), draw(d, fan_in=1)
@@ -208,9 +214,7 @@ class TranslationInvariantField(nn.Module):
         scale: float = 1.0,
     ) -> None:
         super().__init__()
-        draw = _drawer(seed, scale)
-        check_int("d", d, 2)
-        check_int("width", width, 1)
+        draw = _drawer(d, width, seed, scale, d_min=2)
         if v is None:
             v = torch.zeros(d, dtype=torch.float64)
             v[0] = 1.0
@@ -254,9 +258,7 @@ class RotationEquivariantField(nn.Module):
         scale: float = 1.0,
     ) -> None:
         super().__init__()
-        draw = _drawer(seed, scale)
-        rotation_generator(check_int("d", d, 2), i, j)  # validates the plane
-        check_int("width", width, 1)
+        draw = _drawer(_check_plane(check_int("d", d, 2), i, j), width, seed, scale)
         self.d, self.i, self.j, self.symmetric = d, i, j, bool(symmetric)
         self._rest = [k for k in range(d) if k not in (i, j)]
         n_in = d - 1 + (0 if symmetric else 1)

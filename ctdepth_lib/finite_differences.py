@@ -26,14 +26,15 @@ from ._typing import Field
 from ._validate import (
     check_callable,
     check_choice,
-    check_float_tensor,
+    check_first_output,
     check_positive,
     check_real,
     check_state,
+    check_tensor,
     check_time_grid,
     check_trajectory,
 )
-from .resnet import RK_METHODS, rk_unroll
+from .resnet import RK_METHODS, run_blocks
 
 __all__ = ["fd_momentum", "fd_state_jacobian", "hamiltonian_gradient_fd", "hamiltonian_time_rate_fd"]
 
@@ -61,10 +62,11 @@ def hamiltonian_gradient_fd(
     Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
     """
     check_callable("f", f)
-    check_trajectory(ts, xs, ps)
+    check_trajectory(xs, ps, ts, grid=False)
     check_positive("eps", eps)
     d = xs.shape[-1]
     shape = xs.shape[1:]
+    f = check_first_output("f", f, xs.new_empty(2 * xs[0].numel(), d))  # its first call sees (2d·B, d)
     steps = eps * torch.eye(d, dtype=xs.dtype, device=xs.device)  # (d, d): row i is ε e_i
     h_x, h_p = [], []
     with torch.no_grad():
@@ -101,8 +103,9 @@ def hamiltonian_time_rate_fd(
     Reference: Arnold, *Mathematical Methods of Classical Mechanics*, 2nd ed., §45 (dH/dt = ∂H/∂t).
     """
     check_callable("f", f)
-    check_trajectory(ts, xs, ps)
+    check_trajectory(xs, ps, ts, grid=False)
     check_positive("eps", eps)
+    f = check_first_output("f", f, xs[0])
     rates = []
     with torch.no_grad():
         for t, x, p in zip(ts, xs.detach(), ps.detach(), strict=True):
@@ -148,7 +151,7 @@ def fd_momentum(
     check_state("x", x)
     if x.dtype != torch.float64:
         raise TypeError(f"x must be float64 (the reference runs in double precision); got {x.dtype}")
-    check_callable("sample_loss", sample_loss)
+    check_callable("sample_loss", sample_loss, "sample_loss(x)")
     check_real("t0", t0)
     check_real("t1", t1)
     if t0 == t1:
@@ -160,6 +163,7 @@ def fd_momentum(
     xb = x.detach().reshape(-1, d)
     steps = eps * torch.eye(d, dtype=x.dtype)
     starts = torch.cat([xb[None] + steps[:, None], xb[None] - steps[:, None]]).reshape(-1, d)  # (2d·B, d)
+    f = check_first_output("f", f, starts)  # the right-hand side's first evaluation is checked
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -201,14 +205,13 @@ def fd_state_jacobian(
     Reference: Nocedal & Wright, *Numerical Optimization* (2nd ed., 2006), §8.1.
     """
     check_callable("f", f)
-    check_float_tensor("x0", x0)
-    if x0.ndim != 1 or x0.numel() == 0:
-        raise ValueError(f"x0 must be one input of shape (d,); got shape {tuple(x0.shape)}")
+    check_tensor("x0", x0, ndim=(1,), expected="be one input of shape (d,)")
     check_time_grid("ts", ts, like=x0)
     check_positive("eps", eps)
-    check_choice("method", method, sorted(RK_METHODS))
+    block = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
     d = x0.shape[0]
     shift = eps * torch.eye(d, dtype=x0.dtype, device=x0.device)
     with torch.no_grad():
-        out = rk_unroll(f, torch.cat([x0 + shift, x0 - shift]).detach(), ts, method)[-1]
+        starts = torch.cat([x0 + shift, x0 - shift]).detach()
+        out = run_blocks(check_first_output("f", f, starts), starts, ts, block)[-1]
     return ((out[:d] - out[d:]) / (2 * eps)).mT

@@ -25,19 +25,25 @@ from ._typing import Loss
 from ._validate import (
     check_callable,
     check_field_output,
+    check_first_output,
     check_loss_value,
-    check_module,
-    check_momentum,
     check_state,
     check_time_grid,
+    check_trajectory,
+    check_type,
 )
-from .solvers import odeint
+from .solvers import check_solver_args, solve
 
 __all__ = ["layer_gradients", "parameter_density", "solver_gradients"]
 
 
-def _params(f: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach() for k, v in f.named_parameters()}
+def _check_module(f: nn.Module) -> dict[str, torch.Tensor]:
+    """``f`` must be an ``nn.Module`` with parameters (its θ); returns them, detached, by name."""
+    check_type("f", f, nn.Module, "a torch.nn.Module (its parameters are θ)")
+    params = {k: v.detach() for k, v in f.named_parameters()}
+    if not params:
+        raise ValueError("f must have at least one parameter (its θ); got a module without parameters")
+    return params
 
 
 def parameter_density(f: nn.Module, ts: torch.Tensor, xs: torch.Tensor, ps: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -58,15 +64,8 @@ def parameter_density(f: nn.Module, ts: torch.Tensor, xs: torch.Tensor, ps: torc
 
     Reference: Chen et al., *Neural ordinary differential equations*, NeurIPS 2018, eq. (5).
     """
-    check_module("f", f)
-    if not isinstance(xs, torch.Tensor) or xs.ndim not in (2, 3):
-        shape = tuple(xs.shape) if isinstance(xs, torch.Tensor) else type(xs).__name__
-        raise ValueError(f"xs must be a tensor of shape (M, d) or (M, batch, d); got {shape}")
-    check_state("xs[0]", xs[0])
-    check_momentum("ps", ps, xs)
-    check_time_grid("ts", ts, like=xs)
-    if ts.shape[0] != xs.shape[0]:
-        raise ValueError(f"ts must have one time per row of xs ({xs.shape[0]}); got {ts.shape[0]}")
+    params = _check_module(f)
+    check_trajectory(xs, ps, ts)
     m = ts.shape[0]
 
     def hamiltonian_at(theta: dict[str, torch.Tensor], t: torch.Tensor, x: torch.Tensor, p: torch.Tensor):
@@ -76,7 +75,7 @@ def parameter_density(f: nn.Module, ts: torch.Tensor, xs: torch.Tensor, ps: torc
     # reverse-mode pass: row n of each gradient is ∂H/∂θ at (t_n, x_n, p_n).  (Plain autograd
     # through vmap avoids the seconds-long first-call set-up of torch.func.grad.)
     with torch.enable_grad():
-        copies = {k: v.unsqueeze(0).expand(m, *v.shape).clone().requires_grad_(True) for k, v in _params(f).items()}
+        copies = {k: v.unsqueeze(0).expand(m, *v.shape).clone().requires_grad_(True) for k, v in params.items()}
         values = torch.func.vmap(hamiltonian_at)(copies, ts, xs.detach(), ps.detach())
         names = list(copies)
         grads = torch.autograd.grad(values.sum(), [copies[k] for k in names], allow_unused=True)
@@ -101,15 +100,13 @@ def layer_gradients(f: nn.Module, x0: torch.Tensor, ts: torch.Tensor, loss: Loss
 
     Reference: Li, Chen, Tai & E, *Maximum principle based algorithms for deep learning*, JMLR 18 (2018).
     """
-    check_module("f", f)
+    params = _check_module(f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    check_callable("loss", loss)
+    check_callable("loss", loss, "loss(x_N)")
     n_steps = ts.numel() - 1
     with torch.enable_grad():
-        copies = {
-            k: v.unsqueeze(0).expand(n_steps, *v.shape).clone().requires_grad_(True) for k, v in _params(f).items()
-        }
+        copies = {k: v.unsqueeze(0).expand(n_steps, *v.shape).clone().requires_grad_(True) for k, v in params.items()}
         x = x0.detach()
         for n in range(n_steps):
             theta = {k: v[n] for k, v in copies.items()}
@@ -155,14 +152,18 @@ def solver_gradients(
 
     Reference: Gholami, Keutzer & Biros, *ANODE* (2019); torchdiffeq issues #88, #100.
     """
-    check_module("f", f)
+    _check_module(f)
     check_state("x0", x0)
-    check_callable("loss", loss)
+    check_time_grid("ts", ts, like=x0)
+    check_callable("loss", loss, "loss(x_N)")
+    check_solver_args(method, rtol, atol, options)
+    check_type("adjoint", adjoint, bool, "a bool")
     names = [k for k, _ in f.named_parameters()]
     params = [v for _, v in f.named_parameters()]
+    checked = check_first_output("f", f, x0, module=adjoint)  # no probe call: the solver's first is checked
     with torch.enable_grad():
         start = x0.detach().requires_grad_(True)
-        xs = odeint(f, start, ts, method=method, rtol=rtol, atol=atol, adjoint=adjoint, options=options)
+        xs = solve(checked, start, ts, method=method, rtol=rtol, atol=atol, adjoint=adjoint, options=options)
         value = check_loss_value(loss(xs[-1]))
         grads = torch.autograd.grad(value, [start, *params], allow_unused=True)
     filled = [torch.zeros_like(v) if g is None else g.detach() for v, g in zip([start, *params], grads, strict=True)]

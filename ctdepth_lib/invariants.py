@@ -24,9 +24,11 @@ quantities of symplectic integrators); Arnold, *Mathematical Methods of Classica
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from ._validate import check_direction, check_float_tensor, check_int, check_int_range
+from ._validate import check_int, check_tensor, check_trajectory
 
 __all__ = [
     "angular_momentum",
@@ -43,19 +45,21 @@ __all__ = [
 # --------------------------------------------------------------------------- charges
 
 
-def _check_trajectory(xs: torch.Tensor, ps: torch.Tensor) -> None:
-    check_float_tensor("xs", xs)
-    check_float_tensor("ps", ps)
-    if xs.ndim not in (2, 3) or xs.shape[-1] == 0:
-        raise ValueError(f"xs must have shape (N+1, d) or (N+1, batch, d); got shape {tuple(xs.shape)}")
-    if ps.shape != xs.shape:
-        raise ValueError(f"ps must have the shape of xs {tuple(xs.shape)}; got shape {tuple(ps.shape)}")
-
-
-def _check_generator(generator: torch.Tensor, d: int) -> None:
-    check_float_tensor("generator", generator)
+def _check_generator(generator: Any, d: int) -> torch.Tensor:
+    check_tensor("generator", generator)
     if generator.shape != (d, d):
         raise ValueError(f"generator must be a square (d, d) matrix with d = {d}; got shape {tuple(generator.shape)}")
+    return generator
+
+
+def check_direction(name: str, v: Any, d: int) -> torch.Tensor:
+    """A non-zero direction: a finite float tensor of shape ``(d,)`` (also the fields' ``v``)."""
+    check_tensor(name, v)
+    if v.shape != (d,):
+        raise ValueError(f"{name} must be a direction of shape (d,) = ({d},); got shape {tuple(v.shape)}")
+    if not bool((v != 0).any()):
+        raise ValueError(f"{name} must be a non-zero direction; got the zero vector")
+    return v
 
 
 def rotation_generator(d: int, i: int = 0, j: int = 1, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -63,11 +67,19 @@ def rotation_generator(d: int, i: int = 0, j: int = 1, *, dtype: torch.dtype = t
 
     ``p · (G x) = x_i p_j − x_j p_i`` is the angular momentum of that plane.
     """
-    check_int("d", d, 2)  # a rotation needs a plane
-    check_int_range("i", i, 0, d - 1)
-    check_int_range("j", j, 0, d - 1)
+    return _rotation(_check_plane(check_int("d", d, 2), i, j), i, j, dtype)  # a rotation needs a plane
+
+
+def _check_plane(d: int, i: Any, j: Any) -> int:
+    """The plane ``(x_i, x_j)``: distinct indices in ``[0, d)``; returns ``d``."""
+    check_int("i", i, 0, d - 1)
+    check_int("j", j, 0, d - 1)
     if i == j:
         raise ValueError(f"i and j must differ (a plane); got i = j = {i}")
+    return d
+
+
+def _rotation(d: int, i: int, j: int, dtype: torch.dtype) -> torch.Tensor:
     g = torch.zeros(d, d, dtype=dtype)
     g[j, i], g[i, j] = 1.0, -1.0
     return g
@@ -85,8 +97,11 @@ def noether_charge(xs: torch.Tensor, ps: torch.Tensor, generator: torch.Tensor) 
 
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, Theorem VI.6.2.
     """
-    _check_trajectory(xs, ps)
-    _check_generator(generator, xs.shape[-1])
+    check_trajectory(xs, ps)
+    return _charge(xs, ps, _check_generator(generator, xs.shape[-1]))
+
+
+def _charge(xs: torch.Tensor, ps: torch.Tensor, generator: torch.Tensor) -> torch.Tensor:
     return (ps * (xs @ generator.mT)).sum(-1)
 
 
@@ -102,7 +117,7 @@ def scaling_charge(xs: torch.Tensor, ps: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N+1,)`` or ``(N+1, batch)``.
     """
-    _check_trajectory(xs, ps)
+    check_trajectory(xs, ps)
     return (ps * xs).sum(-1)
 
 
@@ -118,9 +133,7 @@ def translation_charge(ps: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N+1,)`` or ``(N+1, batch)``.
     """
-    check_float_tensor("ps", ps)
-    if ps.ndim not in (2, 3) or ps.shape[-1] == 0:
-        raise ValueError(f"ps must have shape (N+1, d) or (N+1, batch, d); got shape {tuple(ps.shape)}")
+    check_tensor("ps", ps, ndim=(2, 3), expected="have shape (N+1, d) or (N+1, batch, d)")
     check_direction("v", v, ps.shape[-1])
     return ps @ v
 
@@ -136,8 +149,8 @@ def angular_momentum(xs: torch.Tensor, ps: torch.Tensor, i: int = 0, j: int = 1)
     Returns:
         ``(N+1,)`` or ``(N+1, batch)``.
     """
-    _check_trajectory(xs, ps)
-    return noether_charge(xs, ps, rotation_generator(xs.shape[-1], i, j, dtype=xs.dtype).to(xs.device))
+    check_trajectory(xs, ps)
+    return _charge(xs, ps, _rotation(_check_plane(xs.shape[-1], i, j), i, j, xs.dtype).to(xs.device))
 
 
 def charge_drift_profile(
@@ -165,7 +178,7 @@ def charge_drift_profile(
     Raises:
         ValueError: ill-shaped inputs, or the momenta (or ``w``) vanish all along (no scale).
     """
-    _check_trajectory(xs, ps)
+    check_trajectory(xs, ps)
     d = xs.shape[-1]
     if generator is not None and v is not None:
         raise ValueError("generator and v: give at most one (a linear or a translation symmetry)")
@@ -174,8 +187,7 @@ def charge_drift_profile(
         q = ps @ v
         w = v.expand_as(xs)
     else:
-        g = torch.eye(d, dtype=xs.dtype, device=xs.device) if generator is None else generator
-        _check_generator(g, d)
+        g = torch.eye(d, dtype=xs.dtype, device=xs.device) if generator is None else _check_generator(generator, d)
         w = xs @ g.mT
         q = (ps * w).sum(-1)
     scale = (torch.linalg.vector_norm(ps, dim=-1) * torch.linalg.vector_norm(w, dim=-1)).amax()
@@ -199,8 +211,8 @@ def relative_drift(values: torch.Tensor, scale: torch.Tensor) -> float:
     Returns:
         The drift as a Python float.
     """
-    check_float_tensor("values", values)
-    check_float_tensor("scale", scale)
+    check_tensor("values", values)
+    check_tensor("scale", scale)
     if values.ndim not in (1, 2) or scale.shape != values.shape[1:]:
         raise ValueError(
             f"values must be (N+1,) or (N+1, batch) and scale its per-sample shape {tuple(values.shape[1:])}; "

@@ -23,18 +23,18 @@ from __future__ import annotations
 import torch
 from torch.func import jacrev, vmap
 
-from ._stepping import unroll
 from ._typing import Field
 from ._validate import (
     check_callable,
     check_choice,
     check_first_output,
-    check_float_tensor,
     check_square,
     check_state,
+    check_tensor,
     check_time_grid,
+    check_trajectory,
 )
-from .resnet import RK_METHODS
+from .resnet import RK_METHODS, run_blocks
 
 __all__ = [
     "gradient_gain",
@@ -85,7 +85,7 @@ def gradient_gain(J: torch.Tensor, p_N: torch.Tensor) -> torch.Tensor:
     check_square("J", J)
     if J.ndim != 2:
         raise ValueError(f"J must be one matrix (d, d); got shape {tuple(J.shape)}")
-    check_state("p_N", p_N)
+    check_tensor("p_N", p_N, ndim=(1, 2), expected="have shape (d,) or (m, d)")
     if p_N.shape[-1] != J.shape[0]:
         raise ValueError(f"p_N must have last dimension d = {J.shape[0]} (that of J); got shape {tuple(p_N.shape)}")
     norms = torch.linalg.vector_norm(p_N, dim=-1)
@@ -112,22 +112,20 @@ def log_norm(M: torch.Tensor) -> torch.Tensor:
     631–652, §2 and Table 1; G. Dahlquist, *Stability and error bounds in the numerical
     integration of ordinary differential equations*, thesis, Stockholm (1958).
     """
-    check_float_tensor("M", M)
+    check_tensor("M", M)
     if M.ndim < 2 or M.shape[-1] != M.shape[-2] or M.shape[-1] == 0:
         raise ValueError(f"M must be a square matrix (n, n) or a batch (..., n, n); got shape {tuple(M.shape)}")
+    return _log_norm(M)
+
+
+def _log_norm(M: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(0.5 * (M + M.mT))[..., -1]
 
 
-def _check_trajectory_samples(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> Field:
-    """Check the samples and return ``f`` with its first (mapped) evaluation checked."""
+def _check_samples(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> Field:
+    """Check the samples ``(t_n, x_n)`` and return ``f`` with its first (mapped) evaluation checked."""
     check_callable("f", f)
-    check_float_tensor("xs", xs)
-    check_time_grid("ts", ts, like=xs)
-    if xs.ndim not in (2, 3) or xs.shape[0] != ts.numel() or xs.shape[-1] == 0:
-        raise ValueError(
-            f"xs must have shape (len(ts), d) or (len(ts), batch, d) with len(ts) = {ts.numel()}; "
-            f"got shape {tuple(xs.shape)}"
-        )
+    check_trajectory(xs, ts=ts)
     return check_first_output("f", f, xs[0] if xs.ndim == 2 else xs[0, 0])  # one mapped call sees (d,)
 
 
@@ -143,12 +141,16 @@ def step_jacobians(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor
     """The layer Jacobians ``I + h_n f_x(t_n, x_n)`` of a residual network, ``n = 0, …, N − 1``.
 
     Args:
-        f: vector field ``f(t, x)`` accepting ``x`` of shape ``(d,)`` (unchecked: callers validate).
+        f: vector field ``f(t, x)`` accepting ``x`` of shape ``(d,)``.
         ts: the grid ``t_0, …, t_N``; xs: the states ``(N+1, d)`` or ``(N+1, batch, d)`` (``x_N`` unused).
 
     Returns:
         ``(N, d, d)`` or ``(N, batch, d, d)``.
     """
+    return _step_jacobians(_check_samples(f, ts, xs), ts, xs)
+
+
+def _step_jacobians(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
     jac = _field_jacobians(f, ts[:-1], xs[:-1])
     eye = torch.eye(xs.shape[-1], dtype=xs.dtype, device=xs.device)
     hs = (ts[1:] - ts[:-1]).reshape(-1, *([1] * (jac.ndim - 1)))
@@ -168,8 +170,11 @@ def log_norm_profile(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tens
 
     Reference: Söderlind (2006), BIT 46, §3 (the logarithmic norm along a trajectory).
     """
-    f = _check_trajectory_samples(f, ts, xs)
-    return log_norm(_field_jacobians(f, ts, xs.detach()).detach())
+    return _log_norm_profile(_check_samples(f, ts, xs), ts, xs)
+
+
+def _log_norm_profile(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    return _log_norm(_field_jacobians(f, ts, xs.detach()).detach())
 
 
 def log_norm_integral(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
@@ -189,7 +194,7 @@ def log_norm_integral(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Ten
 
     Reference: Söderlind (2006), BIT 46, Theorem 3 (differential inequality); Dahlquist (1958).
     """
-    mu = log_norm_profile(f, ts, xs)
+    mu = _log_norm_profile(_check_samples(f, ts, xs), ts, xs)
     hs = (ts[1:] - ts[:-1]).reshape(-1, *([1] * (mu.ndim - 1)))
     return (0.5 * hs * (mu[1:] + mu[:-1])).sum(0)
 
@@ -212,8 +217,7 @@ def step_norm_product(f: Field, ts: torch.Tensor, xs: torch.Tensor) -> torch.Ten
 
     Reference: Söderlind (2006), BIT 46, §2 (``μ`` as the derivative of ``‖I + hM‖`` at ``h = 0``).
     """
-    f = _check_trajectory_samples(f, ts, xs)
-    steps = step_jacobians(f, ts, xs.detach()).detach()
+    steps = _step_jacobians(_check_samples(f, ts, xs), ts, xs.detach()).detach()
     return torch.linalg.matrix_norm(steps, ord=2).prod(0)
 
 
@@ -235,11 +239,11 @@ def state_jacobian(f: Field, x0: torch.Tensor, ts: torch.Tensor, method: str = "
     check_callable("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    step = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
+    block = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
     checked = check_first_output("f", f, x0 if x0.ndim == 1 else x0[0])  # one mapped call sees (d,)
 
     def endpoint(x: torch.Tensor) -> torch.Tensor:
-        return unroll(lambda t0, t1, y: step(checked, t0, t1 - t0, y), x, ts)[-1]
+        return run_blocks(checked, x, ts, block)[-1]
 
     jac = jacrev(endpoint)
     return jac(x0) if x0.ndim == 1 else vmap(jac)(x0)

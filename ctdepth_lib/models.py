@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_int, check_positive, check_real
-from .feedforward import feedforward_unroll
-from .fields import ACTIVATIONS, TimeMLP, activation_fn, seeded_normal
+from ._validate import check_choice, check_int, check_positive, check_state, check_time_grid
+from .feedforward import run_layers
+from .fields import TimeMLP, _seeded_normal, activation_fn
 from .near_identity import NearIdentityField, leaky_relu_nonlinearity
-from .resnet import resnet_unroll
-from .solvers import odeint, uniform_grid_options
+from .resnet import RK_METHODS, run_blocks
+from .solvers import check_solver_args, solve, uniform_grid_options
 
 __all__ = [
     "TRAINING_MODES",
@@ -117,14 +118,16 @@ class NearIdentityClassifier(nn.Module):
 
     def network_features(self, u: torch.Tensor, n_layers: int) -> torch.Tensor:
         """``x_N`` of the ``n_layers``-layer network (uniform grid on ``[0, T]``), shape ``(batch, d)``."""
-        ts = torch.linspace(0.0, self.T, n_layers + 1, dtype=u.dtype)
-        return feedforward_unroll(self.A, self.c, self.g, self.lift(u), ts)[-1]
+        check_int("n_layers", n_layers, 1)
+        ts = torch.linspace(0.0, self.T, n_layers + 1, dtype=check_state("u", u).dtype)
+        return run_layers(self.A, self.c, self.g, self.lift(u), ts)[-1]
 
     def ode_features(self, u: torch.Tensor, *, rtol: float = 1e-9, atol: float = 1e-9) -> torch.Tensor:
         """``x(T)`` of the ODE ``dx/dt = A(t)x + c(t) + g(x)`` (dopri5), shape ``(batch, d)``."""
-        ts = torch.tensor([0.0, self.T], dtype=u.dtype)
+        check_solver_args("dopri5", rtol, atol, None)
+        ts = torch.tensor([0.0, self.T], dtype=check_state("u", u).dtype)
         f = NearIdentityField(self.A, self.c, self.g)
-        return odeint(f, self.lift(u), ts, rtol=rtol, atol=atol)[-1]
+        return solve(f, self.lift(u), ts, method="dopri5", rtol=rtol, atol=atol)[-1]
 
     def forward(self, u: torch.Tensor, n_layers: int) -> torch.Tensor:
         """Logits of the ``n_layers``-layer network, shape ``(batch, n_classes)``."""
@@ -136,14 +139,6 @@ class NearIdentityClassifier(nn.Module):
 
 
 # --------------------------------------------------------------------------- continuous-depth classifiers
-def _check_sizes(n_features: int, n_classes: int, d: int, width: int) -> None:
-    """The sizes of an encoder–field–decoder classifier: ``n_features ≥ 1``, ``n_classes ≥ 2``, ``d, width ≥ 1``."""
-    check_int("n_features", n_features, 1)
-    check_int("n_classes", n_classes, 2)
-    check_int("d", d, 1)
-    check_int("width", width, 1)
-
-
 def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
     """``nn.Linear``'s default law, ``U(−1/√n_in, 1/√n_in)``, drawn from ``gen`` (weight, then bias)."""
     lin = nn.Linear(n_in, n_out, dtype=torch.float64)
@@ -154,7 +149,34 @@ def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
     return lin
 
 
-class ODEClassifier(nn.Module):
+class _Classifier(nn.Module):
+    """Encoder → a flow on ``[0, T]`` → decoder: the frame :class:`ODEClassifier` and :class:`FreeResNet` share.
+
+    The encoder and the decoder are drawn from one generator of ``seed``, before and after the
+    flow's own weights (``build(gen)``), so each model's weights depend on its seed alone.
+    """
+
+    def __init__(
+        self, sizes: tuple[int, int, int, int], T: float, seed: int, build: Callable[[torch.Generator], None]
+    ) -> None:
+        n_features, n_classes, d, width = sizes
+        check_int("n_features", n_features, 1)
+        check_int("n_classes", n_classes, 2)
+        check_int("d", d, 1)
+        check_int("width", width, 1)
+        super().__init__()
+        self.T = check_positive("T", T)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.encoder = _seeded_linear(n_features, d, gen)
+        build(gen)
+        self.decoder = _seeded_linear(d, n_classes, gen)
+
+    def _end_times(self) -> torch.Tensor:
+        """The output grid ``[0, T]`` of the solver modes."""
+        return torch.tensor([0.0, self.T], dtype=torch.float64)
+
+
+class ODEClassifier(_Classifier):
     """Encoder → ``dz/dt = f(t, z)`` on ``[0, T]`` → decoder.
 
     ``logits = D z(T) + c``, ``z(0) = E x + e``, ``f(t, z) = W₂ tanh(W₁z + t·u + b₁) + b₂``.
@@ -182,13 +204,10 @@ class ODEClassifier(nn.Module):
         seed: int = 0,
         scale: float = 1.0,
     ) -> None:
-        super().__init__()
-        _check_sizes(n_features, n_classes, d, width)
-        self.T = check_positive("T", T)
-        gen = torch.Generator().manual_seed(int(seed))
-        self.encoder = _seeded_linear(n_features, d, gen)
-        self.field = TimeMLP(d, width, seed=int(seed) + 1, scale=scale)
-        self.decoder = _seeded_linear(d, n_classes, gen)
+        def build(gen: torch.Generator) -> None:
+            self.field = TimeMLP(d, width, seed=int(seed) + 1, scale=scale)
+
+        super().__init__((n_features, n_classes, d, width), T, seed, build)
 
     def grid(self, n_steps: int) -> torch.Tensor:
         """The ResNet's uniform grid ``t_n = n T / N``, ``n = 0 … N``."""
@@ -212,34 +231,43 @@ class ODEClassifier(nn.Module):
         reported at ``ts`` (default the ``n_steps`` grid).
         """
         check_choice("mode", mode, TRAINING_MODES)
-        z0 = self.encoder(x)
+        check_state("x", x)
         if mode in ("resnet", "euler_adjoint"):
             if ts is not None:
                 raise ValueError("ts must be None for mode 'resnet'/'euler_adjoint' (the grid is given by n_steps)")
-            grid = self.grid(n_steps)
-            if mode == "resnet":
-                return resnet_unroll(self.field, z0, grid)
-            return odeint(self.field, z0, grid, method="euler", adjoint=True)
-        grid = self.grid(n_steps) if ts is None else ts
-        return odeint(self.field, z0, grid, method="dopri5", rtol=rtol, atol=atol, adjoint=mode == "adjoint")
+        elif ts is not None:
+            check_time_grid("ts", ts, like=self.encoder.weight)
+        check_solver_args("dopri5", rtol, atol, None)
+        return self._flow(x, mode, self.grid(n_steps) if ts is None else ts, rtol=rtol, atol=atol, options=None)
 
     def forward(
         self, x: torch.Tensor, *, mode: str = "resnet", n_steps: int = 16, rtol: float = 1e-6, atol: float = 1e-6
     ) -> torch.Tensor:
         """Logits ``(batch, n_classes)``; ``mode`` is one of :data:`TRAINING_MODES`, ``n_steps`` the ResNet depth N."""
-        if mode in ("dopri5", "adjoint"):
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            zs = self.trajectory(x, mode=mode, ts=ts, rtol=rtol, atol=atol)
+        check_choice("mode", mode, TRAINING_MODES)
+        check_state("x", x)
+        options = None
+        if mode == "resnet":
+            ts = self.grid(n_steps)
         elif mode == "euler_adjoint":
             # Output only at t = 0, T (so the adjoint's memory does not grow with N), but step on
             # exactly the ResNet's grid: ``step_size = T/N`` can make torchdiffeq take N + 1 steps.
-            options = uniform_grid_options(n_steps)
-            z0 = self.encoder(x)
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            zs = odeint(self.field, z0, ts, method="euler", adjoint=True, options=options)
+            ts, options = self._end_times(), uniform_grid_options(n_steps)
         else:
-            zs = self.trajectory(x, mode=mode, n_steps=n_steps)
-        return self.decoder(zs[-1])
+            check_solver_args("dopri5", rtol, atol, None)
+            ts = self._end_times()
+        return self.decoder(self._flow(x, mode, ts, rtol=rtol, atol=atol, options=options)[-1])
+
+    def _flow(
+        self, x: torch.Tensor, mode: str, ts: torch.Tensor, *, rtol: float, atol: float, options: dict[str, Any] | None
+    ) -> torch.Tensor:
+        """The unchecked core of both faces: ``z(t)`` on ``ts`` from ``z(0) = E x + e``, integrated in ``mode``."""
+        z0 = self.encoder(x)
+        if mode == "resnet":
+            return run_blocks(self.field, z0, ts, RK_METHODS["euler"][0])
+        if mode == "euler_adjoint":  # odeint's default tolerances, which the fixed-step method does not use
+            return solve(self.field, z0, ts, method="euler", rtol=1e-9, atol=1e-9, adjoint=True, options=options)
+        return solve(self.field, z0, ts, method="dopri5", rtol=rtol, atol=atol, adjoint=mode == "adjoint")
 
 
 class _FreeLayer(nn.Module):
@@ -247,16 +275,16 @@ class _FreeLayer(nn.Module):
 
     def __init__(self, d: int, width: int, gen: torch.Generator, scale: float) -> None:
         super().__init__()
-        self.w1 = nn.Parameter(seeded_normal(gen, width, d, scale=scale, fan_in=d))
-        self.b1 = nn.Parameter(seeded_normal(gen, width, scale=scale, fan_in=1))
-        self.w2 = nn.Parameter(seeded_normal(gen, d, width, scale=scale, fan_in=width))
-        self.b2 = nn.Parameter(seeded_normal(gen, d, scale=scale, fan_in=width))
+        self.w1 = nn.Parameter(_seeded_normal(gen, (width, d), scale, d, torch.float64))
+        self.b1 = nn.Parameter(_seeded_normal(gen, (width,), scale, 1, torch.float64))
+        self.w2 = nn.Parameter(_seeded_normal(gen, (d, width), scale, width, torch.float64))
+        self.b2 = nn.Parameter(_seeded_normal(gen, (d,), scale, width, torch.float64))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tanh(z @ self.w1.T + self.b1) @ self.w2.T + self.b2
 
 
-class FreeResNet(nn.Module):
+class FreeResNet(_Classifier):
     """A residual network with free per-layer weights: ``z_{n+1} = z_n + g_n(z_n)``, ``n = 0 … N−1``.
 
     ``g_n(z) = W₂ⁿ tanh(W₁ⁿ z + b₁ⁿ) + b₂ⁿ`` with independent weights drawn i.i.d. per layer
@@ -284,15 +312,13 @@ class FreeResNet(nn.Module):
         seed: int = 0,
         scale: float = 1.0,
     ) -> None:
-        super().__init__()
-        _check_sizes(n_features, n_classes, d, width)
         check_int("n_layers", n_layers, 1)
-        self.T = check_positive("T", T)
-        check_positive("scale", scale)
-        gen = torch.Generator().manual_seed(int(seed))
-        self.encoder = _seeded_linear(n_features, d, gen)
-        self.layers = nn.ModuleList(_FreeLayer(d, width, gen, scale) for _ in range(n_layers))
-        self.decoder = _seeded_linear(d, n_classes, gen)
+        size = check_positive("scale", scale)
+
+        def build(gen: torch.Generator) -> None:
+            self.layers = nn.ModuleList(_FreeLayer(d, width, gen, size) for _ in range(n_layers))
+
+        super().__init__((n_features, n_classes, d, width), T, seed, build)
 
     def field(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The piecewise-constant field ``f(t, z) = g_n(z) / h`` with ``n = ⌊t/h⌋`` (clipped to ``N − 1``)."""
@@ -307,12 +333,13 @@ class FreeResNet(nn.Module):
         """Logits; ``refine = r`` runs ``r`` Euler substeps of ``h/r`` per layer (``r = 1``: the trained net)."""
         check_int("refine", refine, 1)
         check_choice("mode", mode, ("resnet", "dopri5"))
+        check_state("x", x)
         z = self.encoder(x)
         if mode == "dopri5":
-            n_layers = len(self.layers)
-            ts = torch.tensor([0.0, self.T], dtype=torch.float64)
-            jumps = torch.linspace(0.0, self.T, n_layers + 1, dtype=torch.float64)[1:-1]
-            zs = odeint(self.field, z, ts, method="dopri5", rtol=rtol, atol=atol, options={"jump_t": jumps})
+            check_solver_args(mode, rtol, atol, None)
+            jumps = torch.linspace(0.0, self.T, len(self.layers) + 1, dtype=torch.float64)[1:-1]
+            options = {"jump_t": jumps}
+            zs = solve(self.field, z, self._end_times(), method=mode, rtol=rtol, atol=atol, options=options)
             return self.decoder(zs[-1])
         for layer in self.layers:
             for _ in range(refine):
@@ -352,11 +379,10 @@ class FeedforwardNet(nn.Module):
         size = check_positive("scale", scale)
         check_int("d", d, 1)
         check_int("depth", depth, 1)
-        self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self._phi = activation_fn(self.activation, check_real("negative_slope", negative_slope))
+        self._phi, self.activation = activation_fn(activation, negative_slope), activation
         gen = torch.Generator().manual_seed(int(seed))
-        weights = [nn.Parameter(seeded_normal(gen, d, d, scale=size, fan_in=d)) for _ in range(depth)]
-        biases = [nn.Parameter(seeded_normal(gen, d, scale=size, fan_in=1)) for _ in range(depth)]
+        weights = [nn.Parameter(_seeded_normal(gen, (d, d), size, d, torch.float64)) for _ in range(depth)]
+        biases = [nn.Parameter(_seeded_normal(gen, (d,), size, 1, torch.float64)) for _ in range(depth)]
         self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
         self.bias = bool(bias)
 

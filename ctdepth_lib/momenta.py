@@ -34,16 +34,17 @@ from ._stepping import unroll
 from ._typing import Field, Loss
 from ._validate import (
     check_callable,
-    check_field_output,
     check_first_output,
+    check_int,
     check_loss_value,
-    check_momentum,
     check_positive,
     check_state,
+    check_tensor,
+    check_time,
     check_time_grid,
 )
-from .resnet import resnet_unroll
-from .solvers import odeint
+from .resnet import RK_METHODS, run_blocks
+from .solvers import check_solver_args, solve
 
 __all__ = [
     "adjoint_momenta",
@@ -58,14 +59,13 @@ __all__ = [
 ]
 
 
-def _as_time(name: str, t: Any, like: torch.Tensor) -> torch.Tensor:
-    if isinstance(t, bool) or not isinstance(t, (int, float, torch.Tensor)):
-        raise TypeError(f"{name} must be a real number or a 0-d tensor; got {type(t).__name__}")
-    if isinstance(t, torch.Tensor):
-        if t.ndim != 0:
-            raise ValueError(f"{name} must be a 0-d tensor (one time); got shape {tuple(t.shape)}")
-        return t.to(like.dtype)
-    return torch.tensor(float(t), dtype=like.dtype, device=like.device)
+def _check_hamiltonian_args(f: Field, t: Any, x: torch.Tensor, p: torch.Tensor) -> tuple[Field, torch.Tensor]:
+    """The checks of :func:`hamiltonian` and :func:`modified_hamiltonian`: ``f`` with its first
+    evaluation checked, and ``t`` (a number or a 0-d tensor) as a 0-d tensor of ``x``'s dtype and device."""
+    check_callable("f", f)
+    check_state("x", x)
+    check_tensor("p", p, like=x)
+    return check_first_output("f", f, x), check_time("t", t, x)
 
 
 def _terminal_momentum(loss: Loss, x: torch.Tensor) -> torch.Tensor:
@@ -97,13 +97,8 @@ def hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: torch.Ten
 
     Reference: Li, Chen, Tai & E, *Maximum principle based algorithms for deep learning*, JMLR 18 (2018), eq. (5).
     """
-    check_callable("f", f)
-    check_state("x", x)
-    check_momentum("p", p, x)
-    tt = _as_time("t", t, x)
-    fx = f(tt, x)
-    check_field_output("f", fx, x)
-    return (p * fx).sum(-1)
+    checked, tt = _check_hamiltonian_args(f, t, x, p)
+    return (p * checked(tt, x)).sum(-1)
 
 
 def modified_hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: torch.Tensor, h: float) -> torch.Tensor:
@@ -128,13 +123,9 @@ def modified_hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: 
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, 2nd ed., §IX.3
     (modified Hamiltonian of the symplectic Euler method, H̃ = H − (h/2) H_p H_q + O(h²)).
     """
-    check_callable("f", f)
-    check_state("x", x)
-    check_momentum("p", p, x)
-    tt = _as_time("t", t, x)
+    checked, tt = _check_hamiltonian_args(f, t, x, p)
     check_positive("h", h)
-    fx = f(tt, x)
-    check_field_output("f", fx, x)
+    fx = checked(tt, x)
     _, jf = torch.func.jvp(lambda y: f(tt, y), (x,), (fx,))
     return (p * fx).sum(-1) - 0.5 * h * (p * jf).sum(-1)
 
@@ -142,7 +133,7 @@ def modified_hamiltonian(f: Field, t: float | torch.Tensor, x: torch.Tensor, p: 
 def backprop_momenta(f: Field, x0: torch.Tensor, ts: torch.Tensor, loss: Loss) -> tuple[torch.Tensor, torch.Tensor]:
     """The ResNet states ``x_n`` and the backprop momenta ``p_n = ∂L/∂x_n`` for every layer.
 
-    Unrolls ``x_{n+1} = x_n + h_n f(t_n, x_n)`` with :func:`resnet_unroll` and
+    Unrolls ``x_{n+1} = x_n + h_n f(t_n, x_n)`` (the network of :func:`ctdepth_lib.resnet_unroll`) and
     differentiates ``L = loss(x_N)`` with respect to every hidden state by reverse-mode
     autograd.  The result satisfies ``p_N = ∇loss(x_N)`` and
     ``p_n = p_{n+1} (I + h_n f_x(t_n, x_n))`` (claim 2a).
@@ -162,17 +153,18 @@ def backprop_momenta(f: Field, x0: torch.Tensor, ts: torch.Tensor, loss: Loss) -
     check_callable("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    check_callable("loss", loss)
+    check_callable("loss", loss, "loss(x_N)")
+    checked = check_first_output("f", f, x0)  # no probe call: the first layer's evaluation is checked
     n_steps = ts.numel() - 1
     seen: list[torch.Tensor] = []
 
     def recording(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         seen.append(x)
-        return f(t, x)
+        return checked(t, x)
 
     with torch.enable_grad():
         start = x0.detach().requires_grad_(True)
-        xs = resnet_unroll(recording, start, ts)
+        xs = run_blocks(recording, start, ts, RK_METHODS["euler"][0])
         x_last = xs[-1]
         value = check_loss_value(loss(x_last))
         # The Euler unroll evaluates f exactly once at each of x_0, …, x_{N-1}.
@@ -206,12 +198,13 @@ def layer_momenta(
         ``(xs, ps)`` of shape ``(N+1, *x0.shape)``, detached.
     """
     check_state("x0", x0)
-    check_callable("loss", loss)
-    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) == 0:
-        raise ValueError(f"steps must be a non-empty sequence of layer maps x -> x'; got {type(steps).__name__}")
+    check_callable("loss", loss, "loss(x_N)")
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        raise TypeError(f"steps must be a sequence of layer maps x -> x'; got {type(steps).__name__}")
+    if len(steps) == 0:
+        raise ValueError("steps must be a non-empty sequence of layer maps x -> x'; got an empty sequence")
     for k, step in enumerate(steps):
-        if not callable(step):
-            raise TypeError(f"steps[{k}] must be callable as steps[{k}](x); got {type(step).__name__}")
+        check_callable(f"steps[{k}]", step, f"steps[{k}](x)")
     x = x0.detach()
     xs, pulls = [x], []
     for k, step in enumerate(steps):
@@ -236,10 +229,22 @@ def layer_momenta(
 # Two implementations of ``F(t, z) = (∂H/∂p, −∂H/∂x) = (f(t, x), −p f_x(t, x))`` on ``z = [x, p]``:
 # ``joint_field`` for solvers (plain autograd, detached output: cheap per call) and
 # ``joint_field_functional`` for ``jacrev``/``vmap`` (the variational equation needs ``F_z``).
+# Each public face checks ``f`` and ``d``; the other modules call the cores ``_joint_field*``.
 
 
 def joint_field(f: Field, d: int) -> Field:
     """The Hamiltonian vector field ``(f, −p f_x)`` on ``z = [x, p]`` (last axis ``2d``), for solvers."""
+    return _joint_field(check_callable("f", f), check_int("d", d, 1))
+
+
+def joint_field_functional(f: Field, d: int) -> Field:
+    """``F(t, z) = (f(t, x), −p f_x(t, x))`` on ``z = [x, p]``, written with ``torch.func.vjp`` so that
+    ``jacrev``/``vmap`` can differentiate it (the variational equation needs ``F_z``)."""
+    return _joint_field_functional(check_callable("f", f), check_int("d", d, 1))
+
+
+def _joint_field(f: Field, d: int) -> Field:
+    """The unchecked core of :func:`joint_field` (the field of :func:`hamiltonian_flow`)."""
 
     def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # One reverse-mode vector-Jacobian product for the whole batch (plain autograd: it avoids
@@ -253,9 +258,8 @@ def joint_field(f: Field, d: int) -> Field:
     return field
 
 
-def joint_field_functional(f: Field, d: int) -> Field:
-    """``F(t, z) = (f(t, x), −p f_x(t, x))`` on ``z = [x, p]``, written with ``torch.func.vjp`` so that
-    ``jacrev``/``vmap`` can differentiate it (the variational equation needs ``F_z``)."""
+def _joint_field_functional(f: Field, d: int) -> Field:
+    """The unchecked core of :func:`joint_field_functional` (the field of ``phase_space.variational_jacobian``)."""
 
     def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         fx, pull = torch.func.vjp(lambda y: f(t, y), z[..., :d])
@@ -295,14 +299,28 @@ def hamiltonian_flow(
     """
     check_callable("f", f)
     check_state("x0", x0)
-    check_momentum("p0", p0, x0)
+    check_tensor("p0", p0, like=x0, like_name="x0")
     check_time_grid("ts", ts, like=x0)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
+    check_solver_args(method, rtol, atol, options)
+    checked = check_first_output("f", f, x0)  # no probe call: the solver's first evaluation is checked
+    return _hamiltonian_flow(checked, x0, p0, ts, method=method, rtol=rtol, atol=atol, options=options)
+
+
+def _hamiltonian_flow(
+    f: Field,
+    x0: torch.Tensor,
+    p0: torch.Tensor,
+    ts: torch.Tensor,
+    *,
+    method: str,
+    rtol: float,
+    atol: float,
+    options: dict[str, Any] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unchecked core of :func:`hamiltonian_flow` (also the backward solve of :func:`adjoint_momenta`)."""
     d = x0.shape[-1]
     z0 = torch.cat([x0.detach(), p0.detach()], dim=-1)
-    field = joint_field(check_first_output("f", f, x0), d)
-    zs = odeint(field, z0, ts, method=method, rtol=rtol, atol=atol, options=options)
+    zs = solve(_joint_field(f, d), z0, ts, method=method, rtol=rtol, atol=atol, options=options)
     zs = zs.detach()
     return zs[..., :d], zs[..., d:]
 
@@ -333,16 +351,17 @@ def adjoint_momenta(
     """
     check_callable("f", f)
     check_state("x0", x0)
-    check_time_grid("ts", ts, like=x0)
-    if not bool((ts[1:] > ts[:-1]).all()):
-        raise ValueError("ts must be strictly increasing (t_0 < … < t_N) for adjoint_momenta")
-    check_callable("loss", loss)
+    check_time_grid("ts", ts, like=x0, increasing=True)
+    check_callable("loss", loss, "loss(x_N)")
     check_positive("rtol", rtol)
     check_positive("atol", atol)
+    checked = check_first_output("f", f, x0)  # no probe call: the forward solve's first evaluation is checked
     with torch.no_grad():
-        xs = odeint(f, x0.detach(), ts, rtol=rtol, atol=atol).detach()
+        xs = solve(checked, x0.detach(), ts, method="dopri5", rtol=rtol, atol=atol).detach()
     p_final = _terminal_momentum(loss, xs[-1])
-    _, ps_rev = hamiltonian_flow(f, xs[-1], p_final, ts.flip(0), rtol=rtol, atol=atol)
+    _, ps_rev = _hamiltonian_flow(
+        checked, xs[-1], p_final, ts.flip(0), method="dopri5", rtol=rtol, atol=atol, options=None
+    )
     return xs, ps_rev.flip(0)
 
 
@@ -367,7 +386,7 @@ def tangent_unroll(f: Field, x0: torch.Tensor, v0: torch.Tensor, ts: torch.Tenso
     """
     check_callable("f", f)
     check_state("x0", x0)
-    check_momentum("v0", v0, x0)
+    check_tensor("v0", v0, like=x0, like_name="x0")
     check_time_grid("ts", ts, like=x0)
     f = check_first_output("f", f, x0)  # no probe call: the first layer's evaluation is checked
 

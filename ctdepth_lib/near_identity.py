@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ._typing import Field
-from ._validate import check_bool, check_callable, check_real, check_state
+from ._validate import check_callable, check_real, check_state, check_time, check_type
 
 __all__ = [
     "TANH",
@@ -122,10 +122,9 @@ def check_coefficient_functions(A: Any, c: Any, g: Any) -> None:
     check_callable("g", g)
 
 
-def check_nonlinearity(g: Any, needs: str) -> None:
+def check_nonlinearity(g: Any, needs: str) -> Nonlinearity:
     """``g`` must be a :class:`Nonlinearity` (``TypeError``); ``needs`` names the part the caller uses."""
-    if not isinstance(g, Nonlinearity):
-        raise TypeError(f"g must be a Nonlinearity (with its {needs}); got {type(g).__name__}")
+    return check_type("g", g, Nonlinearity, f"a Nonlinearity (with its {needs})")
 
 
 # --------------------------------------------------------------------------- the field
@@ -143,6 +142,7 @@ class NearIdentityField(nn.Module):
 
     def __init__(self, A: MatrixFn, c: MatrixFn | None, g: Elementwise) -> None:
         super().__init__()
+        check_coefficient_functions(A, c, g)
         self.A = A
         self.c = c
         self.g = g
@@ -166,8 +166,7 @@ def near_identity_field(A: MatrixFn, c: MatrixFn | None, g: Elementwise) -> Near
     Returns:
         A :class:`NearIdentityField` ``f(t, x)`` for ``x: (d,)`` or ``(batch, d)``.
     """
-    check_coefficient_functions(A, c, g)
-    return NearIdentityField(A, c, g)
+    return NearIdentityField(A, c, g)  # which checks the three
 
 
 def near_identity_momentum_field(A: MatrixFn, c: MatrixFn | None, g: Nonlinearity) -> Field:
@@ -184,9 +183,7 @@ def near_identity_momentum_field(A: MatrixFn, c: MatrixFn | None, g: Nonlinearit
     Returns:
         ``F(t, y)`` with ``y: (2d,)`` or ``(batch, 2d)``.
     """
-    check_callable("A", A)
-    check_nonlinearity(g, "derivative dg")
-    field = NearIdentityField(A, c, g)
+    field = NearIdentityField(A, c, check_nonlinearity(g, "derivative dg"))
 
     def joint(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         d = y.shape[-1] // 2
@@ -213,7 +210,10 @@ def near_identity_divergence(A: MatrixFn, g: Nonlinearity, t: torch.Tensor, x: t
     Returns:
         Shape ``()`` or ``(batch,)``.
     """
-    return torch.diagonal(A(t)).sum() + g.dg(x).sum(-1)
+    check_callable("A", A)
+    check_nonlinearity(g, "derivative dg")
+    check_state("x", x)
+    return torch.diagonal(A(check_time("t", t, x))).sum() + g.dg(x).sum(-1)
 
 
 def near_identity_log_norm(
@@ -250,10 +250,11 @@ def near_identity_log_norm(
     check_callable("A", A)
     check_nonlinearity(g, "derivative dg")
     check_state("x", x)
-    a = A(t)
-    if not isinstance(a, torch.Tensor) or a.ndim != 2 or a.shape != (x.shape[-1], x.shape[-1]):
-        shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-        raise ValueError(f"A(t) must return a ({x.shape[-1]}, {x.shape[-1]}) matrix for x of dimension d; got {shape}")
-    check_bool("smallest", smallest)
+    check_type("smallest", smallest, bool, "a bool")
+    a = check_type("A(t)", A(check_time("t", t, x)), torch.Tensor, "a torch.Tensor (a (d, d) matrix)")
+    if a.shape != (x.shape[-1], x.shape[-1]):
+        raise ValueError(
+            f"A(t) must return a ({x.shape[-1]}, {x.shape[-1]}) matrix for x of dimension d; got {tuple(a.shape)}"
+        )
     sym = 0.5 * (a + a.T) + torch.diag_embed(g.dg(x))
     return torch.linalg.eigvalsh(sym)[..., 0 if smallest else -1]

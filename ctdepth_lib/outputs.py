@@ -41,6 +41,7 @@ __all__ = [
     "NUMBER",
     "ROUNDING_LEVEL",
     "below",
+    "fmt",
     "glue",
     "numbers_agree",
     "snap",
@@ -123,6 +124,14 @@ def snap(ref: str, test: str, *, rtol: float | None = None) -> str:
     return "".join(out)
 
 
+def _check_positive(name: str, value: object) -> None:
+    """A number > 0 (this module imports no torch, so not :mod:`ctdepth_lib._validate`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number; got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+
+
 def below(value: float, bound: float, *, tolerance: float | None = None) -> str:
     """A rounding- or tolerance-level value shown against its bound: ``"≤ 1e-14"`` (or ``"> 1e-14 (1.23e-13)"``).
 
@@ -135,12 +144,9 @@ def below(value: float, bound: float, *, tolerance: float | None = None) -> str:
         bound: the bound it is shown against, e.g. ``1e-14`` (or ``10`` for a drift in units of the tolerance).
         tolerance: the tolerance of the solve whose error the value is, if any.
     """
-    if isinstance(bound, bool) or not (isinstance(bound, (int, float)) and bound > 0):
-        raise ValueError(f"bound must be a positive number; got {bound!r}")
-    if tolerance is not None and (
-        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0
-    ):
-        raise ValueError(f"tolerance must be a positive number or None; got {tolerance!r}")
+    _check_positive("bound", bound)
+    if tolerance is not None:
+        _check_positive("tolerance", tolerance)
     value = float(value)
     text = f"≤ {bound:g}" if abs(value) <= bound else f"> {bound:g} ({value:.2e})"
     return text if tolerance is None else f"{text} at tolerance {tolerance:g}"
@@ -177,7 +183,9 @@ def stable(value: float, digits: int = 4) -> float:
         value: a real number (Python, NumPy or 0-d torch).
         digits: significant digits that rounding leaves unchanged across machines (1 … 6).
     """
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= MAX_STABLE_DIGITS:
+    if isinstance(digits, bool) or not isinstance(digits, int):
+        raise TypeError(f"digits must be an int in [1, {MAX_STABLE_DIGITS}]; got {digits!r}")
+    if not 1 <= digits <= MAX_STABLE_DIGITS:
         raise ValueError(f"digits must be an int in [1, {MAX_STABLE_DIGITS}]; got {digits!r}")
     try:
         x = float(value)
@@ -195,7 +203,9 @@ def glue(key: str, value: object, *, digits: int = 4) -> None:
     significant digits of a glued float (``{glue:text}`key:.3f``` for a value near 1 and
     ``digits=4``).
     """
-    if not isinstance(key, str) or not key:
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a non-empty string; got {key!r}")
+    if not key:
         raise ValueError(f"key must be a non-empty string; got {key!r}")
     from myst_nb import glue as nb_glue
 

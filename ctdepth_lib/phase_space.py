@@ -21,6 +21,7 @@ of Classical Mechanics*, §16 (Liouville's theorem).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,17 +32,14 @@ from ._typing import Field
 from ._validate import (
     check_callable,
     check_first_output,
-    check_float_tensor,
     check_int,
-    check_positive,
     check_square,
     check_state,
+    check_tensor,
     check_time_grid,
 )
-from .jacobians import step_jacobians
-from .momenta import joint_field_functional
-from .resnet import rk_unroll
-from .solvers import odeint
+from .momenta import _joint_field_functional
+from .solvers import check_solver_args, solve
 
 __all__ = [
     "curve_area",
@@ -60,11 +58,15 @@ SINGULAR_COND = 1e12
 _ADAPTIVE = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun")
 
 
-def _check_phase_point(name: str, z: Any) -> torch.Tensor:
-    check_state(name, z)
-    if z.shape[-1] % 2:
-        raise ValueError(f"{name} must hold (x, p) with an even last dimension 2d; got shape {tuple(z.shape)}")
-    return z
+def _check_phase_args(f: Field, z0: Any, ts: Any) -> Field:
+    """The checks of the faces on a phase point ``z0 = [x0, p0]``; returns ``f`` with its first
+    (mapped) evaluation checked, on one ``x`` of shape ``(d,)``."""
+    check_callable("f", f)
+    check_state("z0", z0)
+    if z0.shape[-1] % 2:
+        raise ValueError(f"z0 must hold (x, p) with an even last dimension 2d; got shape {tuple(z0.shape)}")
+    check_time_grid("ts", ts, like=z0)
+    return check_first_output("f", f, z0.reshape(-1, z0.shape[-1])[0, : z0.shape[-1] // 2])  # one mapped call
 
 
 def symplectic_form(d: int, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -72,7 +74,10 @@ def symplectic_form(d: int, *, dtype: torch.dtype = torch.float64) -> torch.Tens
 
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, §VI.2, eq. (2.4).
     """
-    check_int("d", d, 1)
+    return _omega(check_int("d", d, 1), dtype)
+
+
+def _omega(d: int, dtype: torch.dtype) -> torch.Tensor:
     eye = torch.eye(d, dtype=dtype)
     zero = torch.zeros(d, d, dtype=dtype)
     return torch.cat([torch.cat([zero, eye], 1), torch.cat([-eye, zero], 1)], 0)
@@ -90,7 +95,7 @@ def symplectic_defect(M: torch.Tensor) -> torch.Tensor:
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, Definition VI.2.2.
     """
     check_square("M", M, even=True)
-    omega = symplectic_form(M.shape[-1] // 2, dtype=M.dtype).to(M.device)
+    omega = _omega(M.shape[-1] // 2, M.dtype).to(M.device)
     return (M.mT @ omega @ M - omega).abs().amax(dim=(-2, -1))
 
 
@@ -107,6 +112,13 @@ def volume_defect(M: torch.Tensor) -> torch.Tensor:
     return (torch.linalg.det(M) - 1).abs()
 
 
+def _check_points(points: Any) -> torch.Tensor:
+    check_tensor("points", points, ndim=(2,), expected="have shape (n, 2) with n >= 3 points")
+    if points.shape[1] != 2 or points.shape[0] < 3:
+        raise ValueError(f"points must have shape (n, 2) with n >= 3 points; got shape {tuple(points.shape)}")
+    return points
+
+
 def polygon_area(points: torch.Tensor) -> torch.Tensor:
     """Area enclosed by a closed polygon (shoelace formula), ``½|Σ_k (x_k p_{k+1} − x_{k+1} p_k)|``.
 
@@ -119,10 +131,7 @@ def polygon_area(points: torch.Tensor) -> torch.Tensor:
     Returns:
         Shape ``()``.
     """
-    check_float_tensor("points", points)
-    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 3:
-        raise ValueError(f"points must have shape (n, 2) with n >= 3 vertices; got shape {tuple(points.shape)}")
-    x, p = points[:, 0], points[:, 1]
+    x, p = _check_points(points).unbind(1)
     return 0.5 * (x * p.roll(-1) - x.roll(-1) * p).sum().abs()
 
 
@@ -141,10 +150,7 @@ def curve_area(points: torch.Tensor) -> torch.Tensor:
     Returns:
         Shape ``()``.
     """
-    check_float_tensor("points", points)
-    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 3:
-        raise ValueError(f"points must have shape (n, 2) with n >= 3 samples; got shape {tuple(points.shape)}")
-    n = points.shape[0]
+    n = _check_points(points).shape[0]
     k = torch.fft.fftfreq(n, d=1.0 / n, dtype=points.dtype)
     if n % 2 == 0:
         k[n // 2] = 0.0
@@ -155,35 +161,37 @@ def curve_area(points: torch.Tensor) -> torch.Tensor:
     return (0.5 * (2 * math.pi / n) * (x * dp - p * dx).sum()).abs()
 
 
-def _phase_map(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """Unchecked joint network map on one point ``z0 = [x0, p0]`` of shape ``(2d,)``; returns ``(N+1, 2d)``."""
+def _phase_map(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unchecked joint network map on one point ``z0 = [x0, p0]`` of shape ``(2d,)``.
+
+    Returns ``(zs, steps)``: the states ``(N+1, 2d)`` and the step maps ``I + h f_x(t_n, x_n)``,
+    ``(N, d, d)``, which the faces check for singularity once the map has run (inside
+    ``vmap``/``jacrev`` no value can be tested).
+    """
     d = z0.shape[-1] // 2
     eye = torch.eye(d, dtype=z0.dtype, device=z0.device)
+    steps: list[torch.Tensor] = []
 
     def step(t: torch.Tensor, t_next: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         x, p, h = z[:d], z[d:], t_next - t
         fx, jac = f(t, x), jacrev(lambda y: f(t, y))(x)
+        steps.append(eye + h * jac)
         # Backprop p_n = p_{n+1} (I + h J_n), solved forward for p_{n+1}: (I + h J_n)ᵀ p_{n+1}ᵀ = p_nᵀ.
-        return torch.cat([x + h * fx, torch.linalg.solve((eye + h * jac).mT, p)])
+        # solve_ex: a singular step map is reported by _check_nonsingular, naming the step.
+        return torch.cat([x + h * fx, torch.linalg.solve_ex(steps[-1].mT, p)[0]])
 
-    return unroll(step, z0, ts)
-
-
-def _check_phase_args(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> None:
-    check_callable("f", f)
-    _check_phase_point("z0", z0)
-    check_time_grid("ts", ts, like=z0)
-    # f's output is checked by the first evaluation of _check_nonsingular's rk_unroll
+    return unroll(step, z0, ts), torch.stack(steps)
 
 
-def _check_nonsingular(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """Run the map once (no autograd), raising ``ValueError`` if a step map ``I + h f_x`` is singular."""
-    d = z0.shape[-1] // 2
-    rows = z0.reshape(-1, 2 * d).detach()
+def _over_rows(fn: Callable[[torch.Tensor], Any], z0: torch.Tensor, out_dims: int | tuple[int, ...]) -> Any:
+    """``fn`` of one point ``(2d,)``, applied to ``z0`` or mapped over the rows of ``(batch, 2d)`` by ``vmap``."""
+    return fn(z0) if z0.ndim == 1 else vmap(fn, out_dims=out_dims)(z0)
+
+
+def _check_nonsingular(steps: torch.Tensor) -> None:
+    """``ValueError`` if a step map ``I + h f_x`` (``steps: (N, d, d)`` or ``(N, batch, d, d)``) is singular."""
     with torch.no_grad():
-        # Forward states of every row at once (f acts row by row), then the step Jacobians of each row.
-        x_traj = rk_unroll(f, rows[:, :d], ts)  # (N+1, batch, d)
-        cond = torch.linalg.cond(step_jacobians(f, ts, x_traj))  # (N, batch)
+        cond = torch.linalg.cond(steps.detach().reshape(steps.shape[0], -1, *steps.shape[-2:]))  # (N, batch)
         bad = ~torch.isfinite(cond) | (cond > SINGULAR_COND)
         if bool(bad.any()):
             n, row = bad.nonzero()[0].tolist()
@@ -192,7 +200,6 @@ def _check_nonsingular(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Te
                 f"{float(cond[n, row]):.3g} > {SINGULAR_COND:.0e} at step n = {n} (row {row}); "
                 "the momentum cannot be carried forward through it"
             )
-    return x_traj
 
 
 def network_phase_map(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
@@ -217,11 +224,10 @@ def network_phase_map(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Ten
 
     Reference: Hairer, Lubich & Wanner, *Geometric Numerical Integration*, §VI.4.1 (symplectic Euler).
     """
-    _check_phase_args(f, z0, ts)
-    _check_nonsingular(f, z0, ts)
-    if z0.ndim == 1:
-        return _phase_map(f, z0, ts)
-    return vmap(lambda z: _phase_map(f, z, ts), out_dims=1)(z0)
+    f = _check_phase_args(f, z0, ts)
+    zs, steps = _over_rows(lambda z: _phase_map(f, z, ts), z0, out_dims=1)
+    _check_nonsingular(steps)
+    return zs
 
 
 def network_phase_jacobian(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
@@ -238,10 +244,19 @@ def network_phase_jacobian(f: Field, z0: torch.Tensor, ts: torch.Tensor) -> torc
     Raises:
         ValueError: a step map ``I + h f_x`` is singular.
     """
-    _check_phase_args(f, z0, ts)
-    _check_nonsingular(f, z0, ts)
-    jac = jacrev(lambda z: _phase_map(f, z, ts)[-1])
-    return jac(z0) if z0.ndim == 1 else vmap(jac)(z0)
+    f = _check_phase_args(f, z0, ts)
+
+    def end(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        zs, steps = _phase_map(f, z, ts)
+        return zs[-1], steps
+
+    try:
+        m, steps = _over_rows(jacrev(end, has_aux=True), z0, out_dims=(0, 1))
+    except torch.linalg.LinAlgError:  # the backward pass met an exactly singular step map: name it
+        _check_nonsingular(_over_rows(lambda z: _phase_map(f, z, ts), z0, out_dims=1)[1])
+        raise
+    _check_nonsingular(steps)
+    return m
 
 
 def variational_jacobian(
@@ -275,15 +290,12 @@ def variational_jacobian(
     Reference: Hairer, Nørsett & Wanner, *Solving ODEs I*, §I.14 (variational equation);
     Hairer, Lubich & Wanner, *Geometric Numerical Integration*, Theorem VI.2.4.
     """
-    check_callable("f", f)
-    _check_phase_point("z0", z0)
-    check_time_grid("ts", ts, like=z0)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
+    _check_phase_args(f, z0, ts)
+    check_solver_args(method, rtol, atol, options)
     n2 = z0.shape[-1]
     rows = z0.reshape(-1, n2).detach()
     batch = rows.shape[0]
-    joint = joint_field_functional(check_first_output("f", f, rows[:, : n2 // 2]), n2 // 2)
+    joint = _joint_field_functional(check_first_output("f", f, rows[:, : n2 // 2]), n2 // 2)
     dF = jacrev(lambda t, z: joint(t, z), argnums=1)
 
     def augmented(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -295,6 +307,6 @@ def variational_jacobian(
     if options is None and method in _ADAPTIVE:
         options = {"step_t": ts}  # outputs at accepted steps: interpolation would add 10-100x the tolerance
     eye = torch.eye(n2, dtype=z0.dtype, device=z0.device).expand(batch, n2, n2).reshape(batch, n2 * n2)
-    ys = odeint(augmented, torch.cat([rows, eye], dim=1), ts, method=method, rtol=rtol, atol=atol, options=options)
+    ys = solve(augmented, torch.cat([rows, eye], dim=1), ts, method=method, rtol=rtol, atol=atol, options=options)
     ms = ys[:, :, n2:].reshape(ts.numel(), batch, n2, n2).detach()
     return ms[:, 0] if z0.ndim == 1 else ms

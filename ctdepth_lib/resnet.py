@@ -4,6 +4,9 @@ A residual network ``x_{n+1} = x_n + h_n f(t_n, x_n)`` is the explicit Euler
 method for ``dx/dt = f(t, x)`` on the grid ``t_0 < t_1 < … < t_N`` (claim 1a).
 Architectures with two or four evaluations of ``f`` per block are the midpoint,
 Heun and fourth-order Runge–Kutta methods (claim 1c; Lu et al. 2018).
+
+:func:`resnet_unroll` and :func:`rk_unroll` are the checked faces; :func:`run_blocks` is their
+unchecked core, which the other modules (momenta, Jacobians, finite differences, models) call.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections.abc import Callable
 import torch
 
 from ._stepping import unroll
-from ._validate import Field, check_callable, check_choice, check_first_output, check_real, check_state, check_time_grid
+from ._typing import Field
+from ._validate import check_callable, check_choice, check_first_output, check_real, check_state, check_time_grid
 
 __all__ = ["RK_METHODS", "resnet_unroll", "rk_unroll"]
 
-Step = Callable[[Field, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``Φ(f, t, h, x)``: one block of a one-step method, ``x_{n+1} = Φ(f, t_n, h_n, x_n)``.
+Block = Callable[[Field, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _euler(f: Field, t: torch.Tensor, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +63,7 @@ def _rk38(f: Field, t: torch.Tensor, h: torch.Tensor, x: torch.Tensor) -> torch.
 
 
 #: The one-step methods :func:`rk_unroll` knows, with their classical order.
-RK_METHODS: dict[str, tuple[Step, int]] = {
+RK_METHODS: dict[str, tuple[Block, int]] = {
     "euler": (_euler, 1),
     "midpoint": (_midpoint, 2),
     "heun": (_heun, 2),
@@ -67,14 +72,27 @@ RK_METHODS: dict[str, tuple[Step, int]] = {
 }
 
 
-def _check_step(h: float | None, ts: torch.Tensor) -> float | None:
+def run_blocks(
+    f: Field, x0: torch.Tensor, ts: torch.Tensor, block: Block, h: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The unchecked core of :func:`rk_unroll`: ``x_{n+1} = Φ(f, t_n, h_n, x_n)`` with ``h_n = t_{n+1} − t_n``
+    (or the constant ``h``), for internal callers that have checked their arguments."""
     if h is None:
-        return None
-    step = check_real("h", h)
-    sign = 1.0 if float(ts[1]) > float(ts[0]) else -1.0
-    if step * sign <= 0:
-        raise ValueError(f"h must be a finite nonzero step with the direction of ts (sign {sign:+.0f}); got {h!r}")
-    return step
+        return unroll(lambda t0, t1, x: block(f, t0, t1 - t0, x), x0, ts)
+    return unroll(lambda t0, t1, x: block(f, t0, h, x), x0, ts)
+
+
+def _check_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, h: float | None) -> tuple[Field, torch.Tensor | None]:
+    """The checks of both faces; returns ``f`` with its first evaluation checked and ``h`` as a tensor (or None)."""
+    check_callable("f", f)
+    check_state("x0", x0)
+    check_time_grid("ts", ts, like=x0)
+    if h is not None:
+        sign = 1.0 if float(ts[1]) > float(ts[0]) else -1.0
+        if check_real("h", h) * sign <= 0:
+            raise ValueError(f"h must be a finite nonzero step with the direction of ts (sign {sign:+.0f}); got {h!r}")
+        h = torch.tensor(float(h), dtype=x0.dtype, device=x0.device)
+    return check_first_output("f", f, x0), h  # no probe call: the first block's evaluation is checked
 
 
 def rk_unroll(
@@ -108,16 +126,9 @@ def rk_unroll(
 
     Reference: Hairer, Nørsett & Wanner, *Solving Ordinary Differential Equations I*, §II.1.
     """
-    check_callable("f", f)
-    check_state("x0", x0)
-    check_time_grid("ts", ts, like=x0)
-    step = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
-    h_const = _check_step(h, ts)
-    checked = check_first_output("f", f, x0)  # no probe call: the first block's evaluation is checked
-    if h_const is None:
-        return unroll(lambda t0, t1, x: step(checked, t0, t1 - t0, x), x0, ts)
-    hc = torch.tensor(h_const, dtype=x0.dtype, device=x0.device)
-    return unroll(lambda t0, t1, x: step(checked, t0, hc, x), x0, ts)
+    block = RK_METHODS[check_choice("method", method, sorted(RK_METHODS))][0]
+    checked, step = _check_unroll(f, x0, ts, h)
+    return run_blocks(checked, x0, ts, block, step)
 
 
 def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, *, h: float | None = None) -> torch.Tensor:
@@ -142,4 +153,5 @@ def resnet_unroll(f: Field, x0: torch.Tensor, ts: torch.Tensor, *, h: float | No
     Reference: E, *A proposal on machine learning via dynamical systems* (2017);
     Haber & Ruthotto, *Stable architectures for deep neural networks* (2017).
     """
-    return rk_unroll(f, x0, ts, method="euler", h=h)
+    checked, step = _check_unroll(f, x0, ts, h)
+    return run_blocks(checked, x0, ts, _euler, step)

@@ -1,7 +1,9 @@
 """A validating wrapper over ``torchdiffeq.odeint`` (and ``odeint_adjoint``).
 
 We never re-implement an adaptive solver: torchdiffeq integrates, this module
-only checks the arguments once and gives clear errors.
+only checks the arguments once and gives clear errors.  :func:`odeint` is the
+checked face; :func:`solve` is its unchecked core, which the other modules call
+after their own faces have checked the solver arguments (:func:`check_solver_args`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 import torch
 import torchdiffeq
 
+from ._typing import Field
 from ._validate import (
-    Field,
     check_callable,
     check_choice,
     check_first_output,
@@ -20,6 +22,7 @@ from ._validate import (
     check_positive,
     check_state,
     check_time_grid,
+    check_type,
 )
 
 __all__ = ["SOLVER_METHODS", "odeint", "uniform_grid_options"]
@@ -60,6 +63,35 @@ def uniform_grid_options(n_steps: int) -> dict[str, Any]:
     return {"grid_constructor": grid_constructor}
 
 
+def check_solver_args(method: str, rtol: float, atol: float, options: dict[str, Any] | None) -> None:
+    """The checks of torchdiffeq's keyword arguments, shared by every face that passes them on."""
+    check_choice("method", method, SOLVER_METHODS)
+    check_positive("rtol", rtol)
+    check_positive("atol", atol)
+    if options is not None:
+        check_type("options", options, dict, "a dict or None")
+
+
+def solve(
+    f: Field,
+    x0: torch.Tensor,
+    ts: torch.Tensor,
+    *,
+    method: str,
+    rtol: float,
+    atol: float,
+    adjoint: bool = False,
+    options: dict[str, Any] | None = None,
+) -> torch.Tensor:
+    """The unchecked core of :func:`odeint`: ``torchdiffeq.odeint`` (``odeint_adjoint`` with ``adjoint``).
+
+    For internal callers: the arguments are checked (:func:`check_solver_args`) and a user's
+    field is wrapped with :func:`~ctdepth_lib._validate.check_first_output` by the public face.
+    """
+    integrate = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
+    return integrate(f, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
+
+
 def odeint(
     f: Field,
     x0: torch.Tensor,
@@ -94,15 +126,8 @@ def odeint(
     check_callable("f", f)
     check_state("x0", x0)
     check_time_grid("ts", ts, like=x0)
-    check_choice("method", method, SOLVER_METHODS)
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
-    if options is not None and not isinstance(options, dict):
-        raise TypeError(f"options must be a dict or None; got {type(options).__name__}")
-    if adjoint and not isinstance(f, torch.nn.Module):
-        raise TypeError(f"f must be a torch.nn.Module when adjoint=True; got {type(f).__name__}")
-    # no probe call: the first evaluation torchdiffeq makes is the one checked
-    checked = check_first_output("f", f, x0, module=adjoint)
-    if adjoint:
-        return torchdiffeq.odeint_adjoint(checked, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
-    return torchdiffeq.odeint(checked, x0, ts, method=method, rtol=rtol, atol=atol, options=options)
+    check_solver_args(method, rtol, atol, options)
+    if check_type("adjoint", adjoint, bool, "a bool"):
+        check_type("f", f, torch.nn.Module, "a torch.nn.Module when adjoint=True")
+    checked = check_first_output("f", f, x0, module=adjoint)  # no probe call: torchdiffeq's first is checked
+    return solve(checked, x0, ts, method=method, rtol=rtol, atol=atol, adjoint=adjoint, options=options)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validate import check_callable, check_choice, check_int, check_positive, check_real, check_state
+from ._validate import check_callable, check_choice, check_int, check_positive, check_real, check_type
 from .data import check_dataset
 from .models import NearIdentityClassifier
 
@@ -55,9 +55,37 @@ class TrainResult:
     extra: list[Any] = field(default_factory=list)
 
 
-def _tensors(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    xa, ya = check_dataset(x, y)
+def _tensors(x: Any, y: Any, names: tuple[str, str] = ("x", "y")) -> tuple[torch.Tensor, torch.Tensor]:
+    """The checked dataset as float64 features and int64 labels."""
+    xa, ya = check_dataset(x, y, x_name=names[0], y_name=names[1])
     return torch.as_tensor(xa, dtype=torch.float64), torch.as_tensor(ya, dtype=torch.int64)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The checked arguments of :func:`train` that are its own (the rest go to the model)."""
+
+    steps: int
+    lr: float
+    optimizer: str = "adam"
+    batch_size: int | None = None
+    seed: int = 0
+    weight_decay: float = 0.0
+    callback: Callable[[int, nn.Module], Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_int("steps", self.steps, 1)
+        check_positive("lr", self.lr)
+        check_choice("optimizer", self.optimizer, ("adam", "lbfgs"))
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1)
+        check_real("weight_decay", self.weight_decay, low=0.0)
+        if self.callback is not None:
+            check_callable("callback", self.callback, "callback(step, model)")
+
+
+#: The keyword arguments of :func:`train` that are its own, not the model's.
+_OWN = tuple(_Settings.__dataclass_fields__)
 
 
 def evaluate(model: nn.Module, x: Any, y: Any, **forward_kwargs: Any) -> tuple[float, float]:
@@ -70,7 +98,12 @@ def evaluate(model: nn.Module, x: Any, y: Any, **forward_kwargs: Any) -> tuple[f
     Returns:
         ``(loss, accuracy)`` as Python floats.
     """
-    xt, yt = _tensors(x, y)
+    return _evaluate(model, *_tensors(x, y), forward_kwargs)
+
+
+def _evaluate(
+    model: nn.Module, xt: torch.Tensor, yt: torch.Tensor, forward_kwargs: dict[str, Any]
+) -> tuple[float, float]:
     with torch.no_grad():
         logits = model(xt, **forward_kwargs)
         loss = F.cross_entropy(logits, yt)
@@ -132,26 +165,26 @@ def train(
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the message names the step).
     """
-    xt, yt = _tensors(x, y)
-    check_positive("lr", lr)
-    check_int("steps", steps, 1)
-    check_choice("optimizer", optimizer, ("adam", "lbfgs"))
-    if batch_size is not None:
-        check_int("batch_size", batch_size, 1)
-    check_real("weight_decay", weight_decay, low=0.0)
-    if callback is not None:
-        check_callable("callback", callback, "callback(step, model)")
+    settings = _Settings(steps, lr, optimizer, batch_size, seed, weight_decay, callback)
+    return _train(model, *_tensors(x, y), settings, forward_kwargs)
+
+
+def _train(
+    model: nn.Module, xt: torch.Tensor, yt: torch.Tensor, settings: _Settings, forward_kwargs: dict[str, Any]
+) -> TrainResult:
+    """The unchecked core of :func:`train` (also of :func:`train_restarts` and the near-identity training)."""
+    lr, batch_size = settings.lr, settings.batch_size
     params = [p for p in model.parameters() if p.requires_grad]
-    if optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if settings.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=settings.weight_decay)
     else:
         opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, line_search_fn="strong_wolfe")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(settings.seed))
     n = xt.shape[0]
     order = torch.randperm(n, generator=gen)
     pos = 0
     result = TrainResult()
-    for step in range(steps):
+    for step in range(settings.steps):
         if batch_size is None or batch_size >= n:
             xb, yb = xt, yt
         else:
@@ -174,8 +207,8 @@ def train(
 
         loss = opt.step(closure)
         result.losses.append(float(loss.detach()))
-        if callback is not None:
-            result.extra.append(callback(step, model))
+        if settings.callback is not None:
+            result.extra.append(settings.callback(step, model))
     return result
 
 
@@ -242,20 +275,22 @@ def train_restarts(
     Courville, *Deep Learning* (2016), §8.4 (initialisation) and §11.4.
     """
     check_callable("make_model", make_model, "make_model(seed)")
-    if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ValueError(f"seeds must be a non-empty list of initialisation seeds; got {seeds!r}")
+    check_type("seeds", seeds, (list, tuple), "a non-empty list of initialisation seeds")
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list of initialisation seeds; got []")
     if accept_loss is not None:
         check_positive("accept_loss", accept_loss)
-    own = {"steps", "lr", "optimizer", "batch_size", "seed", "weight_decay", "callback"}
+    settings = _Settings(**{k: v for k, v in train_kwargs.items() if k in _OWN})
+    forward_kwargs = {k: v for k, v in train_kwargs.items() if k not in _OWN}
     if eval_kwargs is None:
-        eval_kwargs = {k: v for k, v in train_kwargs.items() if k not in own}
+        eval_kwargs = forward_kwargs
     xt, yt = _tensors(x, y)
     best: tuple[nn.Module, TrainResult] | None = None
     losses: list[float] = []
     for s in seeds:
         model = make_model(int(s))
-        run = train(model, xt, yt, **train_kwargs)
-        loss = evaluate(model, xt, yt, **eval_kwargs)[0]
+        run = _train(model, xt, yt, settings, forward_kwargs)
+        loss = _evaluate(model, xt, yt, eval_kwargs)[0]
         losses.append(loss)
         if loss <= min(losses):
             best = (model, run)
@@ -291,8 +326,9 @@ def fd_gradient(
     Reference: Nocedal & Wright, *Numerical Optimization*, 2nd ed., §8.1 (central differences).
     """
     check_callable("loss", loss, "loss()")
-    if not isinstance(params, (list, tuple)) or not all(isinstance(p, torch.Tensor) for p in params):
-        raise TypeError(f"params must be a list of tensors; got {type(params).__name__}")
+    check_type("params", params, (list, tuple), "a list of tensors")
+    for k, p in enumerate(params):
+        check_type(f"params[{k}]", p, torch.Tensor, "a torch.Tensor")
     check_positive("eps", eps)
     grads = []
     with torch.no_grad():
@@ -336,15 +372,8 @@ def train_near_identity_classifier(
     Returns:
         ``(model, losses)``: the trained model and the training loss after each step.
     """
-    check_state("u", u)
-    if u.ndim != 2:
-        raise ValueError(f"u must have shape (n, d_in); got {tuple(u.shape)}")
-    if not isinstance(y, torch.Tensor) or y.shape != (u.shape[0],) or y.is_floating_point():
-        raise ValueError(f"y must be an integer tensor of shape ({u.shape[0]},); got {y!r:.60}")
+    ut, yt = _tensors(u, y, ("u", "y"))
     check_int("n_layers", n_layers, 1)
-    check_int("steps", steps, 1)
-    check_positive("lr", lr)
-    n_classes = int(y.max()) + 1
-    model = NearIdentityClassifier(u.shape[1], d, n_classes, n_basis=n_basis, alpha=alpha, seed=seed)
-    result = train(model, u, y, steps=steps, lr=lr, n_layers=n_layers)  # the book's one training loop
-    return model, result.losses
+    settings = _Settings(steps, lr)
+    model = NearIdentityClassifier(ut.shape[1], d, int(yt.max()) + 1, n_basis=n_basis, alpha=alpha, seed=seed)
+    return model, _train(model, ut, yt, settings, {"n_layers": n_layers}).losses  # the book's one training loop

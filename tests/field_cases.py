@@ -6,10 +6,14 @@ references stay in each test.
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
+import pytest
 import torch
 
-from ctdepth_lib import TimeMLP
+from ctdepth_lib import TimeMLP, _validate
 
 DT = torch.float64
 
@@ -68,3 +72,30 @@ class TanhField(torch.nn.Module):
         w = self.w.detach().numpy()
         s = np.tanh(w @ x + self.b.detach().numpy())
         return (1 - s**2)[:, None] * w
+
+
+_SCIENCE_MODULES = (
+    "solvers", "resnet", "fields", "momenta", "gradients", "finite_differences", "phase_space", "jacobians",
+    "invariants", "near_identity", "feedforward", "leaky_limit", "models", "training",
+)  # fmt: skip
+
+
+def count_time_grid_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count every call of the time-grid check, whatever module calls it; returns the list of names checked.
+
+    Every module of the package that holds ``check_time_grid`` (imported by name, or ``_validate``
+    itself) gets a counting wrapper, so no call escapes the count.
+    """
+    for name in _SCIENCE_MODULES:  # load them first: a module imported later would bind the original
+        importlib.import_module(f"ctdepth_lib.{name}")
+    calls: list[str] = []
+    original = _validate.check_time_grid
+
+    def counting(name: str, *args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(name)
+        return original(name, *args, **kwargs)
+
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("ctdepth_lib") and getattr(module, "check_time_grid", None) is original:
+            monkeypatch.setattr(module, "check_time_grid", counting)
+    return calls

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import ctdepth_lib as cl
 
@@ -35,6 +34,6 @@ def test_least_squares_slope_matches_numpy() -> None:
         ([0.1, 0.1], [0.1, 0.2], "two distinct"),
     ],
 )
-def test_bad_input(hs: list, errors: list, match: str) -> None:
+def test_convergence_order_rejects(hs: list, errors: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         cl.convergence_order(hs, errors)

@@ -150,72 +150,105 @@ def test_strong_network_with_bias_balances_cubic():
     assert torch.allclose(xN, predicted, rtol=0.05)
 
 
-# --------------------------------------------------------------------------- bad input
-
-
-def test_bad_A(coeffs):
-    _, c, x0, *_ = coeffs
-    with pytest.raises(ValueError, match=r"A\(t\) must return a square"):
-        cl.feedforward_unroll(lambda t: torch.zeros(3, 2, dtype=DT), c, cl.TANH, x0, grid(4))
-    with pytest.raises(ValueError, match=r"A\(t\) must be \(3, 3\)"):
-        cl.feedforward_unroll(lambda t: torch.zeros(2, 2, dtype=DT), c, cl.TANH, x0, grid(4))
-    with pytest.raises(TypeError, match=r"A\(t\) must return a torch.Tensor"):
-        cl.feedforward_unroll(lambda t: np.zeros((3, 3)), c, cl.TANH, x0, grid(4))
-    with pytest.raises(TypeError, match=r"A\(t\) must have the dtype"):
-        cl.feedforward_unroll(lambda t: torch.zeros(3, 3, dtype=torch.float32), c, cl.TANH, x0, grid(4))
-    with pytest.raises(TypeError, match="A must be callable"):
-        cl.feedforward_unroll(torch.zeros(3, 3, dtype=DT), c, cl.TANH, x0, grid(4))
-
-
-def test_bad_c(coeffs):
-    A, _, x0, *_ = coeffs
-    with pytest.raises(ValueError, match=r"c\(t\) must return a vector of shape \(3,\)"):
-        cl.feedforward_unroll(A, lambda t: torch.zeros(3, 1, dtype=DT), cl.TANH, x0, grid(4))
-    with pytest.raises(TypeError, match=r"c\(t\) must return a torch.Tensor"):
-        cl.feedforward_unroll(A, lambda t: [0.0, 0.0, 0.0], cl.TANH, x0, grid(4))
-    with pytest.raises(TypeError, match=r"c\(t\) must have the dtype"):
-        cl.feedforward_unroll(A, lambda t: torch.zeros(3, dtype=torch.float32), cl.TANH, x0, grid(4))
-
-
-def test_bad_g(coeffs):
+def test_max_deviation_accepts_a_fine_grid(coeffs):
     A, c, x0, *_ = coeffs
-    with pytest.raises(ValueError, match="g must be elementwise and keep the shape"):
-        cl.feedforward_unroll(A, c, lambda z: z.sum(-1, keepdim=True), x0, grid(4))
-    with pytest.raises(ValueError, match="g must be elementwise"):
-        cl.feedforward_unroll(A, c, lambda z: torch.softmax(z, -1), x0, grid(4))
-    w = torch.randn(3, 3, dtype=DT)
-    with pytest.raises(ValueError, match="g must be elementwise"):
-        cl.feedforward_unroll(A, c, lambda z: z @ w, x0, grid(4))
-    with pytest.raises(TypeError, match=r"g\(z\) must return a torch.Tensor"):
-        cl.feedforward_unroll(A, c, lambda z: 0.0, x0, grid(4))
+    assert torch.equal(
+        cl.feedforward_unroll(A, c, cl.TANH, x0, grid(64), max_deviation=0.1),
+        cl.feedforward_unroll(A, c, cl.TANH, x0, grid(64)),
+    )
 
 
-def test_step_too_large_for_near_identity(coeffs):
-    A, c, x0, *_ = coeffs
-    cl.feedforward_unroll(A, c, cl.TANH, x0, grid(64), max_deviation=0.1)  # fine
-    with pytest.raises(ValueError, match=r"ts: the step is too large.*max_deviation"):
-        cl.feedforward_unroll(A, c, cl.TANH, x0, grid(2), max_deviation=0.1)
-    with pytest.raises(ValueError, match="max_deviation"):
-        cl.feedforward_unroll(A, c, cl.TANH, x0, grid(2), max_deviation=-1.0)
+# --------------------------------------------------------------------------- bad input: one table per public face
+
+_A, _C, _X0, *_ = coefficients()
+_W = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), dtype=DT)
+_NETWORK = {"A": _A, "c": _C, "g": cl.TANH, "x0": _X0, "ts": grid(4)}
+_COEFFICIENT_CASES = [
+    ({"A": torch.zeros(3, 3, dtype=DT)}, TypeError, r"^A must be callable"),
+    ({"c": 1.0}, TypeError, r"^c must be callable"),
+    ({"g": "tanh"}, TypeError, r"^g must be callable"),
+]
+_NETWORK_CASES = [
+    *_COEFFICIENT_CASES,
+    ({"A": lambda t: torch.zeros(3, 2, dtype=DT)}, ValueError, r"^A\(t\) must return a square"),
+    ({"A": lambda t: torch.zeros(2, 2, dtype=DT)}, ValueError, r"^A\(t\) must be \(3, 3\)"),
+    ({"A": lambda t: np.zeros((3, 3))}, TypeError, r"^A\(t\) must be a torch.Tensor"),
+    ({"A": lambda t: torch.zeros(3, 3, dtype=torch.float32)}, TypeError, r"^A\(t\) must have the dtype"),
+    ({"c": lambda t: torch.zeros(3, 1, dtype=DT)}, ValueError, r"^c\(t\) must return a vector of shape \(3,\)"),
+    ({"c": lambda t: [0.0, 0.0, 0.0]}, TypeError, r"^c\(t\) must be a torch.Tensor"),
+    ({"c": lambda t: torch.zeros(3, dtype=torch.float32)}, TypeError, r"^c\(t\) must have the dtype"),
+    ({"g": lambda z: z.sum(-1, keepdim=True)}, ValueError, r"^g must be elementwise and keep the shape"),
+    ({"g": lambda z: torch.softmax(z, -1)}, ValueError, r"^g must be elementwise"),
+    ({"g": lambda z: z @ _W}, ValueError, r"^g must be elementwise"),
+    ({"g": lambda z: 0.0}, TypeError, r"^g\(z\) must be a torch.Tensor"),
+    ({"x0": _X0.reshape(1, 1, 3)}, ValueError, r"^x0 must have shape"),
+    ({"ts": torch.tensor([0.0, 0.5, 0.5], dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ({"ts": torch.tensor([0.0], dtype=DT)}, ValueError, r"^ts must hold at least 2"),
+]
 
 
-def test_bad_state_and_grid(coeffs):
-    A, c, x0, *_ = coeffs
-    with pytest.raises(ValueError, match="x0"):
-        cl.feedforward_unroll(A, c, cl.TANH, x0.reshape(1, 1, 3), grid(4))
-    with pytest.raises(ValueError, match="ts"):
-        cl.feedforward_unroll(A, c, cl.TANH, x0, torch.tensor([0.0, 0.5, 0.5], dtype=DT))
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_NETWORK_CASES,
+        ({"ts": grid(2), "max_deviation": 0.1}, ValueError, r"^ts: the step is too large.*max_deviation"),
+        ({"max_deviation": -1.0}, ValueError, r"^max_deviation must be a finite number > 0"),
+        ({"reverse": 1}, TypeError, r"^reverse must be a bool"),
+    ],
+)
+def test_feedforward_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.feedforward_unroll(**(_NETWORK | bad))
 
 
-def test_bad_splitting_arguments(coeffs):
-    A, c, x0, *_ = coeffs
-    with pytest.raises(ValueError, match="scheme"):
-        cl.splitting_unroll(A, c, cl.TANH, x0, grid(4), scheme="yoshida")
-    with pytest.raises(TypeError, match="g must be a Nonlinearity"):
-        cl.splitting_unroll(A, c, torch.tanh, x0, grid(4))
-    with pytest.raises(ValueError, match="h"):
-        cl.euler_step_difference(A, c, cl.TANH, torch.tensor(0.0, dtype=DT), x0, 0.0)
-    with pytest.raises(TypeError, match="A must be callable"):
-        cl.feedforward_layers(3.0, c, cl.TANH, grid(4))
-    with pytest.raises(ValueError, match="ts"):
-        cl.strong_feedforward_unroll(A, c, torch.tanh, x0, torch.tensor([0.0], dtype=DT))
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_NETWORK_CASES[:2],
+        ({"g": torch.tanh}, TypeError, r"^g must be a Nonlinearity \(with its exact flow\)"),
+        ({"scheme": "yoshida"}, ValueError, r"^scheme must be one of"),
+        *_NETWORK_CASES[3:8],
+        *_NETWORK_CASES[-3:],
+    ],
+)
+def test_splitting_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.splitting_unroll(**(_NETWORK | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _NETWORK_CASES)
+def test_strong_feedforward_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    args = _NETWORK | bad
+    args["sigma"] = args.pop("g")
+    with pytest.raises(error, match=match):
+        cl.strong_feedforward_unroll(**args)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"A": 3.0}, TypeError, r"^A must be callable"),
+        ({"g": torch.tanh}, TypeError, r"^g must be a Nonlinearity \(with its derivative dg\)"),
+        ({"A": lambda t: torch.zeros(2, 2, dtype=DT)}, ValueError, r"^A\(t\) must be \(3, 3\)"),
+        ({"h": 0.0}, ValueError, r"^h must be a finite number > 0"),
+        ({"t": torch.zeros(2, dtype=DT)}, ValueError, r"^t must be a 0-d tensor"),
+        ({"x": torch.zeros(3, dtype=torch.int64)}, TypeError, r"^x must have a floating-point dtype"),
+    ],
+)
+def test_euler_step_difference_rejects(bad: dict, error: type, match: str) -> None:
+    args = {"A": _A, "c": _C, "g": cl.TANH, "t": torch.tensor(0.0, dtype=DT), "x": _X0, "h": 0.1}
+    with pytest.raises(error, match=match):
+        cl.euler_step_difference(**(args | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_COEFFICIENT_CASES,
+        ({"ts": torch.tensor([0.0], dtype=DT)}, ValueError, r"^ts must hold at least 2"),
+        ({"reverse": None}, TypeError, r"^reverse must be a bool"),
+    ],
+)
+def test_feedforward_layers_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.feedforward_layers(**({"A": _A, "c": _C, "g": cl.TANH, "ts": grid(4)} | bad))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.linalg import expm
 
 import ctdepth_lib as cl
@@ -39,21 +38,6 @@ def test_seed_fixes_weights_and_leaves_global_rng() -> None:
     assert not torch.equal(cl.TimeMLP(2, seed=2).w1, f1.w1)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "match"),
-    [
-        ({"d": 0}, ValueError, "d must be an integer >= 1"),
-        ({"width": 2.5}, ValueError, "width must be an integer >= 1"),
-        ({"scale": 0}, ValueError, "scale must be a finite number > 0"),
-        ({"scale": float("inf")}, ValueError, "scale must be a finite number > 0"),
-        ({"dtype": torch.int64}, TypeError, "dtype must be a floating"),
-    ],
-)
-def test_bad_input(kwargs: dict, exc: type, match: str) -> None:
-    with pytest.raises(exc, match=match):
-        cl.TimeMLP(**({"d": 2} | kwargs))
-
-
 def test_time_mlp_dtype_rounds_the_float64_draw() -> None:
     f64, f32 = cl.TimeMLP(3, 4, seed=3), cl.TimeMLP(3, 4, seed=3, dtype=torch.float32)
     assert all(p.dtype == torch.float32 for p in f32.parameters())
@@ -82,8 +66,6 @@ def test_activations() -> None:
     np.testing.assert_array_equal(activation_fn("leaky_relu", 0.1)(z).numpy(), np.where(zn > 0, zn, 0.1 * zn))
     np.testing.assert_allclose(activation_fn("tanh")(z).numpy(), np.tanh(z.numpy()), rtol=1e-15)
     assert set(cl.ACTIVATIONS) == {"relu", "leaky_relu", "tanh"}
-    with pytest.raises(ValueError, match="activation must be one of"):
-        activation_fn("gelu")
 
 
 # --- symmetries of the Noether fields ------------------------------------------------------
@@ -148,20 +130,95 @@ def test_rotation_control_is_not_equivariant() -> None:
         assert float((f(T0, x @ r.T) - f(T0, x) @ r.T).abs().max()) > 1e-3
 
 
-def test_bad_field_arguments_are_rejected() -> None:
-    with pytest.raises(ValueError, match="activation must be one of"):
-        cl.HomogeneousField(2, activation="gelu")
-    with pytest.raises(ValueError, match="d must be an integer"):
-        cl.HomogeneousField(0)
-    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
-        cl.HomogeneousField(2, scale=0.0)
-    with pytest.raises(ValueError, match="width must be an integer"):
-        cl.TranslationInvariantField(2, width=0)
-    with pytest.raises(ValueError, match="d must be an integer >= 2"):
-        cl.TranslationInvariantField(1)
-    with pytest.raises(ValueError, match="v must be a direction"):
-        cl.TranslationInvariantField(3, torch.ones(2, dtype=DT))
-    with pytest.raises(ValueError, match="v must be a non-zero direction"):
-        cl.TranslationInvariantField(2, torch.zeros(2, dtype=DT))
-    with pytest.raises(ValueError, match="i and j must differ"):
-        cl.RotationEquivariantField(3, 1, 1)
+# --- bad input: one table per public face -------------------------------------------------
+
+_SIZES = [
+    ({"d": 0}, ValueError, r"^d must be an integer >= 1"),
+    ({"d": 2.0}, TypeError, r"^d must be an integer"),
+    ({"width": 0}, ValueError, r"^width must be an integer >= 1"),
+    ({"width": 2.5}, TypeError, r"^width must be an integer"),
+    ({"scale": 0}, ValueError, r"^scale must be a finite number > 0"),
+    ({"scale": float("inf")}, ValueError, r"^scale must be a finite number > 0"),
+    ({"scale": "1"}, TypeError, r"^scale must be a positive real number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"gen": 0}, TypeError, r"^gen must be a torch.Generator"),
+        ({"shape": (2, -1)}, ValueError, r"^shape must be an integer >= 0"),
+        ({"scale": 0.0}, ValueError, r"^scale must be a finite number > 0"),
+        ({"fan_in": 0}, ValueError, r"^fan_in must be an integer >= 1"),
+        ({"dtype": torch.int64}, TypeError, r"^dtype must be a floating"),
+    ],
+)
+def test_seeded_normal_rejects(bad: dict, error: type, match: str) -> None:
+    args = {"gen": _rng(0), "shape": (2, 3), "scale": 1.0, "fan_in": 3, "dtype": DT} | bad
+    with pytest.raises(error, match=match):
+        seeded_normal(args.pop("gen"), *args.pop("shape"), **args)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"name": "gelu"}, ValueError, r"^activation must be one of"),
+        ({"name": None}, TypeError, r"^activation must be one of"),
+        ({"negative_slope": "0.1"}, TypeError, r"^negative_slope must be a real number"),
+        ({"negative_slope": float("nan")}, ValueError, r"^negative_slope must be a finite number"),
+    ],
+)
+def test_activation_fn_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        activation_fn(**({"name": "leaky_relu", "negative_slope": 0.2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"), [*_SIZES, ({"dtype": torch.int64}, TypeError, r"^dtype must be a floating")]
+)
+def test_time_mlp_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.TimeMLP(**({"d": 2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_SIZES,
+        ({"activation": "gelu"}, ValueError, r"^activation must be one of"),
+        ({"negative_slope": None}, TypeError, r"^negative_slope must be a real number"),
+    ],
+)
+def test_homogeneous_field_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.HomogeneousField(**({"d": 2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_SIZES[2:],
+        ({"d": 1}, ValueError, r"^d must be an integer >= 2"),
+        ({"v": torch.ones(2, dtype=DT)}, ValueError, r"^v must be a direction of shape \(d,\) = \(3,\)"),
+        ({"v": torch.zeros(3, dtype=DT)}, ValueError, r"^v must be a non-zero direction"),
+        ({"v": [1.0, 0.0, 0.0]}, TypeError, r"^v must be a torch.Tensor"),
+    ],
+)
+def test_translation_invariant_field_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.TranslationInvariantField(**({"d": 3} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_SIZES[2:],
+        ({"d": 1}, ValueError, r"^d must be an integer >= 2"),
+        ({"i": 1, "j": 1}, ValueError, r"^i and j must differ"),
+        ({"j": 3}, ValueError, r"^j must be an integer in \[0, 2\]"),
+        ({"i": 0.0}, TypeError, r"^i must be an integer"),
+    ],
+)
+def test_rotation_equivariant_field_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.RotationEquivariantField(**({"d": 3} | bad))

@@ -88,43 +88,74 @@ def test_fd_state_jacobian_matches_closed_form_and_jacrev() -> None:
     np.testing.assert_allclose(fd_state_jacobian(f, x0, ts, method="heun").numpy(), j.detach().numpy(), atol=1e-8)
 
 
+# --- bad input: one table per public face -------------------------------------------------
+
+
 def field(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
-def test_bad_inputs() -> None:
-    x = torch.zeros(2, 3, dtype=DT)
-    ts = torch.linspace(0.0, 1.0, 3, dtype=DT)
-    xs = torch.zeros(3, 2, 3, dtype=DT)
-    with pytest.raises(ValueError, match="xs"):
-        hamiltonian_gradient_fd(field, ts, torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT))
-    with pytest.raises(ValueError, match="ps"):
-        hamiltonian_gradient_fd(field, ts, xs, torch.zeros(3, 2, 2, dtype=DT))
-    with pytest.raises(ValueError, match="ts"):
-        hamiltonian_time_rate_fd(field, ts[:2], xs, xs)
-    with pytest.raises(TypeError, match="ts"):
-        hamiltonian_time_rate_fd(field, ts.float(), xs, xs)
-    with pytest.raises(ValueError, match="eps"):
-        hamiltonian_gradient_fd(field, ts, xs, xs, eps=0.0)
-    with pytest.raises(TypeError, match="f"):
-        hamiltonian_time_rate_fd(None, ts, xs, xs)
-    loss = lambda z: z.sum(-1)  # noqa: E731
-    with pytest.raises(ValueError, match="t1"):
-        fd_momentum(field, 0.5, 0.5, x, loss)
-    with pytest.raises(TypeError, match="t0"):
-        fd_momentum(field, "0", 1.0, x, loss)
-    with pytest.raises(ValueError, match="t0"):
-        fd_momentum(field, float("inf"), 1.0, x, loss)
-    with pytest.raises(TypeError, match="x"):
-        fd_momentum(field, 0.0, 1.0, x.float(), loss)
-    with pytest.raises(TypeError, match="sample_loss"):
-        fd_momentum(field, 0.0, 1.0, x, 3)
-    with pytest.raises(ValueError, match="sample_loss"):
-        fd_momentum(field, 0.0, 1.0, x, lambda z: z.sum())
-    with pytest.raises(ValueError, match="rtol"):
-        fd_momentum(field, 0.0, 1.0, x, loss, rtol=-1.0)
-    x1 = torch.zeros(3, dtype=DT)
-    with pytest.raises(ValueError, match="method"):
-        fd_state_jacobian(field, x1, ts, method="rk5")
-    with pytest.raises(ValueError, match="x0"):
-        fd_state_jacobian(field, x, ts)
+_TS = torch.linspace(0.0, 1.0, 3, dtype=DT)
+_XS = torch.zeros(3, 2, 3, dtype=DT)
+_SAMPLES = {"f": field, "ts": _TS, "xs": _XS, "ps": _XS}
+_SAMPLE_CASES = [
+    ({"f": None}, TypeError, r"^f must be callable"),
+    ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+    ({"xs": torch.zeros(3, dtype=DT), "ps": torch.zeros(3, dtype=DT)}, ValueError, r"^xs must have shape"),
+    ({"ps": torch.zeros(3, 2, 2, dtype=DT)}, ValueError, r"^ps must have the shape of xs"),
+    ({"ps": _XS.float()}, TypeError, r"^ps must have the dtype of xs"),
+    ({"ts": _TS[:2]}, ValueError, r"^ts must hold one time per row of xs"),
+    ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of xs"),
+    ({"ts": _TS * float("nan")}, ValueError, r"^ts must contain only finite"),
+    ({"eps": 0.0}, ValueError, r"^eps must be a finite number > 0"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _SAMPLE_CASES)
+def test_hamiltonian_gradient_fd_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        hamiltonian_gradient_fd(**(_SAMPLES | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _SAMPLE_CASES)
+def test_hamiltonian_time_rate_fd_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        hamiltonian_time_rate_fd(**(_SAMPLES | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"f": 3}, TypeError, r"^f must be callable"),
+        ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+        ({"t1": 0.5}, ValueError, r"^t1 must differ from t0"),
+        ({"t0": "0"}, TypeError, r"^t0 must be a real number"),
+        ({"t0": float("inf")}, ValueError, r"^t0 must be a finite number"),
+        ({"x": torch.zeros(2, 3, dtype=torch.float32)}, TypeError, r"^x must be float64"),
+        ({"x": torch.zeros(2, 3, dtype=torch.int64)}, TypeError, r"^x must have a floating-point dtype"),
+        ({"sample_loss": 3}, TypeError, r"^sample_loss must be callable"),
+        ({"sample_loss": lambda z: z.sum()}, ValueError, r"^sample_loss must map \(batch, d\) to \(batch,\)"),
+        ({"rtol": -1.0}, ValueError, r"^rtol must be a finite number > 0"),
+        ({"eps": "1e-4"}, TypeError, r"^eps must be a positive real number"),
+    ],
+)
+def test_fd_momentum_rejects(bad: dict, error: type, match: str) -> None:
+    args = {"f": field, "t0": 0.5, "t1": 1.0, "x": torch.zeros(2, 3, dtype=DT), "sample_loss": lambda z: z.sum(-1)}
+    with pytest.raises(error, match=match):
+        fd_momentum(**(args | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"f": None}, TypeError, r"^f must be callable"),
+        ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+        ({"x0": torch.zeros(2, 3, dtype=DT)}, ValueError, r"^x0 must be one input of shape \(d,\)"),
+        ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+        ({"method": "rk5"}, ValueError, r"^method must be one of"),
+        ({"eps": -1.0}, ValueError, r"^eps must be a finite number > 0"),
+    ],
+)
+def test_fd_state_jacobian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        fd_state_jacobian(**({"f": field, "x0": torch.zeros(3, dtype=DT), "ts": _TS} | bad))

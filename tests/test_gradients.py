@@ -125,29 +125,73 @@ def test_solver_gradients_parameter_finite_differences() -> None:
             assert abs(float(gp["u"][k]) - (vals[0] - vals[1]) / (2 * eps)) <= 1e-7
 
 
-def test_bad_inputs() -> None:
-    f = Affine(2)
-    ts = torch.linspace(0.0, 1.0, 3, dtype=DT)
-    xs = torch.zeros(3, 2, dtype=DT)
-    with pytest.raises(TypeError, match="f"):
-        parameter_density(lambda t, x: x, ts, xs, xs)
-    with pytest.raises(ValueError, match="f"):
-        parameter_density(torch.nn.Identity(), ts, xs, xs)
-    with pytest.raises(ValueError, match="xs"):
-        parameter_density(f, ts, torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT))
-    with pytest.raises(ValueError, match="ps"):
-        parameter_density(f, ts, xs, torch.zeros(3, 3, dtype=DT))
-    with pytest.raises(ValueError, match="ts"):
-        parameter_density(f, ts[:2], xs, xs)
-    with pytest.raises(TypeError, match="x0"):
-        layer_gradients(f, torch.zeros(2, dtype=torch.int32), ts, half_square)
-    with pytest.raises(ValueError, match="loss"):
-        layer_gradients(f, xs[0], ts, lambda x: x)
-    with pytest.raises(TypeError, match="loss"):
-        layer_gradients(f, xs[0], ts, None)
-    with pytest.raises(ValueError, match="loss"):
-        solver_gradients(f, xs[0], ts, lambda x: x)
-    with pytest.raises(TypeError, match="f"):
-        solver_gradients(lambda t, x: x, xs[0], ts, half_square)
-    with pytest.raises(ValueError, match="rtol"):
-        solver_gradients(f, xs[0], ts, half_square, rtol=0.0)
+# --- bad input: one table per public face -------------------------------------------------
+
+_TS = torch.linspace(0.0, 1.0, 3, dtype=DT)
+_XS = torch.zeros(3, 2, dtype=DT)
+_MODULE_CASES = [
+    ({"f": lambda t, x: x}, TypeError, r"^f must be a torch.nn.Module"),
+    ({"f": torch.nn.Identity()}, ValueError, r"^f must have at least one parameter"),
+]
+_LOSS_CASES = [
+    ({"loss": None}, TypeError, r"^loss must be callable"),
+    ({"loss": lambda x: x}, ValueError, r"^loss\(x_N\) must return a scalar"),
+]
+
+
+class _Narrow(Affine):
+    """A field that returns one coordinate too few."""
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(t, x)[..., :1]
+
+
+_OUTPUT_CASES = [({"f": _Narrow(2)}, ValueError, r"^f\(t, x\) must return the shape of x")]
+_X0_CASES = [
+    ({"x0": torch.zeros(2, dtype=torch.int32)}, TypeError, r"^x0 must have a floating-point dtype"),
+    ({"x0": torch.zeros(1, 1, 2, dtype=DT)}, ValueError, r"^x0 must have shape"),
+    ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+    ({"ts": _TS[[0, 2, 1]]}, ValueError, r"^ts must be strictly"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_MODULE_CASES,
+        ({"xs": torch.zeros(3, dtype=DT), "ps": torch.zeros(3, dtype=DT)}, ValueError, r"^xs must have shape"),
+        ({"ps": torch.zeros(3, 3, dtype=DT)}, ValueError, r"^ps must have the shape of xs"),
+        ({"ts": _TS[:2]}, ValueError, r"^ts must hold one time per row of xs"),
+        ({"ts": _TS.flip(0)[[0, 2, 1]]}, ValueError, r"^ts must be strictly"),
+    ],
+)
+def test_parameter_density_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        parameter_density(**({"f": Affine(2), "ts": _TS, "xs": _XS, "ps": _XS} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [*_MODULE_CASES, *_X0_CASES, *_LOSS_CASES, *_OUTPUT_CASES],
+)
+def test_layer_gradients_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        layer_gradients(**({"f": Affine(2), "x0": _XS[0], "ts": _TS, "loss": half_square} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_MODULE_CASES,
+        *_X0_CASES,
+        *_LOSS_CASES,
+        *_OUTPUT_CASES,
+        ({"rtol": 0.0}, ValueError, r"^rtol must be a finite number > 0"),
+        ({"method": "rk45"}, ValueError, r"^method must be one of"),
+        ({"adjoint": "yes"}, TypeError, r"^adjoint must be a bool"),
+        ({"options": 1}, TypeError, r"^options must be a dict or None"),
+    ],
+)
+def test_solver_gradients_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        solver_gradients(**({"f": Affine(2), "x0": _XS[0], "ts": _TS, "loss": half_square} | bad))

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 from field_cases import DT, rng
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
@@ -185,61 +184,118 @@ def test_ode_conserves_scaling_charge_scipy_reference() -> None:
         )
 
 
-# --- bad input ---------------------------------------------------------------------------
-
-
-def test_bad_trajectories_are_rejected() -> None:
-    xs = torch.zeros(3, 2, dtype=DT)
-    ps = torch.ones(3, 2, dtype=DT)
-    with pytest.raises(ValueError, match="ps must have the shape of xs"):
-        scaling_charge(xs, torch.zeros(3, 3, dtype=DT))
-    with pytest.raises(ValueError, match="xs must have shape"):
-        scaling_charge(torch.zeros(3, dtype=DT), torch.zeros(3, dtype=DT))
-    with pytest.raises(ValueError, match="xs must contain only finite"):
-        scaling_charge(torch.full((3, 2), float("inf"), dtype=DT), ps)
-    with pytest.raises(ValueError, match="generator must be a square"):
-        noether_charge(xs, ps, torch.zeros(2, 3, dtype=DT))
-    with pytest.raises(ValueError, match="generator must be a square"):
-        charge_drift(xs, ps, generator=torch.eye(3, dtype=DT))
-    with pytest.raises(ValueError, match="ps must have shape"):
-        translation_charge(torch.zeros(3, dtype=DT), torch.ones(3, dtype=DT))
-    with pytest.raises(ValueError, match="v must be a non-zero"):
-        translation_charge(ps, torch.zeros(2, dtype=DT))
-    with pytest.raises(ValueError, match="v must be a direction"):
-        charge_drift(xs, ps, v=torch.ones(3, dtype=DT))
-    with pytest.raises(ValueError, match="generator and v"):
-        charge_drift(xs, ps, generator=torch.eye(2, dtype=DT), v=torch.ones(2, dtype=DT))
-    with pytest.raises(ValueError, match="ps must not vanish"):
-        charge_drift(xs, torch.zeros(3, 2, dtype=DT))
-    with pytest.raises(ValueError, match="d must be an integer >= 2"):
-        rotation_generator(1)
-    with pytest.raises(ValueError, match="i and j must differ"):
-        rotation_generator(3, 1, 1)
-    with pytest.raises(ValueError, match=r"j must be an integer in \[0, "):
-        angular_momentum(xs, ps, 0, 2)
-
-
-def test_bad_layers_are_rejected() -> None:
-    x0 = torch.zeros(2, dtype=DT)
-    with pytest.raises(ValueError, match="steps must be a non-empty"):
-        layer_momenta([], x0, _loss)
-    with pytest.raises(TypeError, match=r"steps\[1\] must be callable"):
-        layer_momenta([lambda x: x, 3], x0, _loss)
-    with pytest.raises(ValueError, match=r"steps\[0\] must return a tensor of its input's shape"):
-        layer_momenta([lambda x: x[:1]], x0, _loss)
-    with pytest.raises(ValueError, match="loss"):
-        layer_momenta([lambda x: x], x0, lambda x: x)
-    with pytest.raises(TypeError, match="loss must be callable"):
-        layer_momenta([lambda x: x], x0, None)
-
-
-def test_relative_drift_closed_form_and_bad_input() -> None:
+def test_relative_drift_closed_form() -> None:
     values = torch.tensor([[1.0, -2.0], [1.5, -2.0], [0.0, -1.0]], dtype=torch.float64)  # (N+1, batch)
     scale = torch.tensor([2.0, 4.0], dtype=torch.float64)
     # sample 0: max |q - q_0| = 1 over scale 2; sample 1: 1 over 4
     assert relative_drift(values, scale) == 0.5
     assert relative_drift(values[:, 1], scale[1]) == 0.25
-    with pytest.raises(ValueError, match="scale its per-sample shape"):
-        relative_drift(values, scale[:1])
-    with pytest.raises(ValueError, match="scale must be > 0"):
-        relative_drift(values, torch.zeros(2, dtype=torch.float64))
+
+
+# --- bad input: one table per public face -------------------------------------------------
+
+_XS = torch.zeros(3, 2, dtype=DT)
+_PS = torch.ones(3, 2, dtype=DT)
+_TRAJECTORY_CASES = [
+    ({"ps": torch.zeros(3, 3, dtype=DT)}, ValueError, r"^ps must have the shape of xs"),
+    ({"ps": _PS.float()}, TypeError, r"^ps must have the dtype of xs"),
+    ({"xs": torch.zeros(3, dtype=DT), "ps": torch.zeros(3, dtype=DT)}, ValueError, r"^xs must have shape"),
+    ({"xs": torch.full((3, 2), float("inf"), dtype=DT)}, ValueError, r"^xs must contain only finite"),
+    ({"xs": [[0.0, 0.0]] * 3}, TypeError, r"^xs must be a torch.Tensor"),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"d": 1}, ValueError, r"^d must be an integer >= 2"),
+        ({"d": 3.0}, TypeError, r"^d must be an integer"),
+        ({"i": 1, "j": 1}, ValueError, r"^i and j must differ"),
+        ({"j": 3}, ValueError, r"^j must be an integer in \[0, 2\]"),
+        ({"i": "0"}, TypeError, r"^i must be an integer"),
+    ],
+)
+def test_rotation_generator_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        rotation_generator(**({"d": 3, "i": 0, "j": 1} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_TRAJECTORY_CASES,
+        ({"generator": torch.zeros(2, 3, dtype=DT)}, ValueError, r"^generator must be a square \(d, d\) matrix"),
+        ({"generator": torch.eye(2, dtype=torch.int64)}, TypeError, r"^generator must have a floating-point dtype"),
+    ],
+)
+def test_noether_charge_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        noether_charge(**({"xs": _XS, "ps": _PS, "generator": torch.eye(2, dtype=DT)} | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _TRAJECTORY_CASES)
+def test_scaling_charge_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        scaling_charge(**({"xs": _XS, "ps": _PS} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"ps": torch.zeros(3, dtype=DT)}, ValueError, r"^ps must have shape"),
+        ({"ps": _PS.long()}, TypeError, r"^ps must have a floating-point dtype"),
+        ({"v": torch.zeros(2, dtype=DT)}, ValueError, r"^v must be a non-zero direction"),
+        ({"v": torch.ones(3, dtype=DT)}, ValueError, r"^v must be a direction of shape \(d,\) = \(2,\)"),
+    ],
+)
+def test_translation_charge_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        translation_charge(**({"ps": _PS, "v": torch.ones(2, dtype=DT)} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_TRAJECTORY_CASES,
+        ({"j": 2}, ValueError, r"^j must be an integer in \[0, 1\]"),
+        ({"i": 1, "j": 1}, ValueError, r"^i and j must differ"),
+    ],
+)
+def test_angular_momentum_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        angular_momentum(**({"xs": _XS, "ps": _PS, "i": 0, "j": 1} | bad))
+
+
+_DRIFT_CASES = [
+    *_TRAJECTORY_CASES,
+    ({"generator": torch.eye(3, dtype=DT)}, ValueError, r"^generator must be a square"),
+    ({"v": torch.ones(3, dtype=DT)}, ValueError, r"^v must be a direction"),
+    ({"generator": torch.eye(2, dtype=DT), "v": torch.ones(2, dtype=DT)}, ValueError, r"^generator and v"),
+    ({"ps": torch.zeros(3, 2, dtype=DT)}, ValueError, r"^ps must not vanish"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _DRIFT_CASES)
+def test_charge_drift_profile_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        charge_drift_profile(**({"xs": _XS, "ps": _PS} | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _DRIFT_CASES)
+def test_charge_drift_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        charge_drift(**({"xs": _XS, "ps": _PS} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"scale": torch.ones(1, dtype=DT)}, ValueError, r"^values must be \(N\+1,\) or \(N\+1, batch\) and scale"),
+        ({"scale": torch.zeros(2, dtype=DT)}, ValueError, r"^scale must be > 0"),
+        ({"values": [[1.0, 2.0]]}, TypeError, r"^values must be a torch.Tensor"),
+        ({"scale": torch.ones(2, dtype=torch.int64)}, TypeError, r"^scale must have a floating-point dtype"),
+    ],
+)
+def test_relative_drift_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        relative_drift(**({"values": torch.zeros(3, 2, dtype=DT), "scale": torch.ones(2, dtype=DT)} | bad))

@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 import torch
 from field_cases import DT, contracting_field, fd_jacobian, linear, matrix, rng
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.linalg import expm
 
 from ctdepth_lib import (
-    fd_state_jacobian,
     gradient_gain,
     jacobian_spectrum,
     log_norm,
@@ -169,27 +167,6 @@ def test_step_norm_product_closed_forms_and_bound() -> None:
     assert float(torch.linalg.svdvals(j)[0]) <= float(step_norm_product(f, ts, resnet_unroll(f, x0, ts))) * (1 + 1e-13)
 
 
-def test_log_norm_bad_inputs_are_rejected() -> None:
-    with pytest.raises(ValueError, match="M must be a square"):
-        log_norm(torch.zeros(2, 3, dtype=DT))
-    with pytest.raises(TypeError, match="M must"):
-        log_norm(torch.zeros(2, 2, dtype=torch.int64))
-    f = linear(torch.eye(2, dtype=DT))
-    ts = torch.linspace(0.0, 1.0, 4, dtype=DT)
-    with pytest.raises(ValueError, match="xs must have shape"):
-        log_norm_integral(f, ts, torch.zeros(3, 2, dtype=DT))
-    with pytest.raises(TypeError, match="f must be callable"):
-        step_norm_product(None, ts, torch.zeros(4, 2, dtype=DT))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="ts must be strictly"):
-        log_norm_profile(f, torch.zeros(4, dtype=DT), torch.zeros(4, 2, dtype=DT))
-    with pytest.raises(ValueError, match="x0 must be one input"):
-        fd_state_jacobian(f, torch.zeros(2, 2, dtype=DT), ts)
-    with pytest.raises(ValueError, match="eps must be"):
-        fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, eps=-1.0)
-    with pytest.raises(ValueError, match="method must be one of"):
-        fd_state_jacobian(f, torch.zeros(2, dtype=DT), ts, method="nope")
-
-
 def test_step_jacobians_linear_closed_form_and_batch() -> None:
     a = matrix(3, 2, scale=1.0)
     ts = torch.tensor([0.0, 0.25, 0.75, 1.0], dtype=DT)
@@ -199,3 +176,82 @@ def test_step_jacobians_linear_closed_form_and_batch() -> None:
     for n, h in enumerate((0.25, 0.5, 0.25)):
         torch.testing.assert_close(steps[n, 1], torch.eye(3, dtype=DT) + h * a, rtol=0, atol=1e-15)
     assert step_jacobians(linear(a), ts, xs[:, 0]).shape == (3, 3, 3)
+
+
+# --- bad input: one table per public face -------------------------------------------------
+
+_TS = torch.linspace(0.0, 1.0, 4, dtype=DT)
+_F = linear(torch.eye(2, dtype=DT))
+_SQUARE_CASES = [
+    (torch.zeros(2, 3, dtype=DT), ValueError, r"^J must be a square"),
+    (torch.zeros(2, 2, dtype=torch.int64), TypeError, r"^J must have a floating-point dtype"),
+    ([[1.0]], TypeError, r"^J must be a torch.Tensor"),
+]
+_SAMPLE_CASES = [
+    ({"f": None}, TypeError, r"^f must be callable"),
+    ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+    ({"xs": torch.zeros(4, dtype=DT)}, ValueError, r"^xs must have shape"),
+    ({"xs": torch.zeros(3, 2, dtype=DT)}, ValueError, r"^ts must hold one time per row of xs"),
+    ({"ts": torch.zeros(4, dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("J", "error", "match"), [*_SQUARE_CASES, (torch.zeros(2, 2, dtype=DT), ValueError, r"^J must be non-singular")]
+)
+def test_jacobian_spectrum_rejects(J: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        jacobian_spectrum(J)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *(({"J": j}, e, m) for j, e, m in _SQUARE_CASES),
+        ({"J": torch.eye(2, dtype=DT).expand(3, 2, 2)}, ValueError, r"^J must be one matrix"),
+        ({"p_N": torch.ones(3, dtype=DT)}, ValueError, r"^p_N must have last dimension d = 2"),
+        ({"p_N": torch.zeros(2, 2, dtype=DT)}, ValueError, r"^p_N must have no zero rows"),
+        ({"p_N": torch.ones(1, 1, 2, dtype=DT)}, ValueError, r"^p_N must have shape"),
+    ],
+)
+def test_gradient_gain_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        gradient_gain(**({"J": torch.eye(2, dtype=DT), "p_N": torch.ones(2, dtype=DT)} | bad))
+
+
+@pytest.mark.parametrize(
+    ("M", "error", "match"),
+    [
+        (torch.zeros(2, 3, dtype=DT), ValueError, r"^M must be a square"),
+        (torch.zeros(3, dtype=DT), ValueError, r"^M must be a square"),
+        (torch.zeros(2, 2, dtype=torch.int64), TypeError, r"^M must have a floating-point dtype"),
+        (torch.full((2, 2), float("inf"), dtype=DT), ValueError, r"^M must contain only finite"),
+    ],
+)
+def test_log_norm_rejects(M: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        log_norm(M)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("face", [log_norm_profile, log_norm_integral, step_norm_product, step_jacobians])
+@pytest.mark.parametrize(("bad", "error", "match"), _SAMPLE_CASES)
+def test_trajectory_faces_reject(face, bad: dict, error: type, match: str) -> None:
+    """The four faces on the samples ``(t_n, x_n)`` of a trajectory share one table."""
+    with pytest.raises(error, match=match):
+        face(**({"f": _F, "ts": _TS, "xs": torch.zeros(4, 2, dtype=DT)} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"f": None}, TypeError, r"^f must be callable"),
+        ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+        ({"x0": torch.zeros(1, 2, 2, dtype=DT)}, ValueError, r"^x0 must have shape"),
+        ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+        ({"method": "rk5"}, ValueError, r"^method must be one of"),
+    ],
+)
+def test_state_jacobian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        state_jacobian(**({"f": _F, "x0": torch.zeros(2, dtype=DT), "ts": _TS} | bad))

@@ -58,17 +58,20 @@ def test_closed_form_accepts_tensors_and_starts_on_a_face():
     assert np.abs(sol.y.T - xs_np).max() <= 1e-8
 
 
-def test_bad_closed_form_arguments():
-    A = np.eye(2)
-    with pytest.raises(ValueError, match="A must be a square"):
-        cl.leaky_limit_closed_form(np.ones((2, 3)), None, 1.0, np.ones(2), np.linspace(0, 1, 3))
-    with pytest.raises(ValueError, match="c must have shape"):
-        cl.leaky_limit_closed_form(A, np.ones(3), 1.0, np.ones(2), np.linspace(0, 1, 3))
-    with pytest.raises(ValueError, match="x0 must have shape"):
-        cl.leaky_limit_closed_form(A, None, 1.0, np.ones((2, 2)), np.linspace(0, 1, 3))
-    with pytest.raises(ValueError, match="ts must be a strictly increasing"):
-        cl.leaky_limit_closed_form(A, None, 1.0, np.ones(2), np.array([0.0, 0.0]))
-    with pytest.raises(ValueError, match="alpha"):
-        cl.leaky_limit_closed_form(A, None, float("inf"), np.ones(2), np.linspace(0, 1, 3))
-    with pytest.raises(ValueError, match="scan"):
-        cl.leaky_limit_closed_form(A, None, 1.0, np.ones(2), np.linspace(0, 1, 3), scan=0)
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"A": np.ones((2, 3))}, ValueError, r"^A must be a square"),
+        ({"c": np.ones(3)}, ValueError, r"^c must have shape"),
+        ({"x0": np.ones((2, 2))}, ValueError, r"^x0 must have shape"),
+        ({"ts": np.array([0.0, 0.0])}, ValueError, r"^ts must be a strictly increasing"),
+        ({"alpha": float("inf")}, ValueError, r"^alpha must be a finite number"),
+        ({"alpha": "1"}, TypeError, r"^alpha must be a real number"),
+        ({"scan": 0}, ValueError, r"^scan must be an integer >= 1"),
+        ({"scan": 10.0}, TypeError, r"^scan must be an integer"),
+    ],
+)
+def test_leaky_limit_closed_form_rejects(bad: dict, error: type, match: str) -> None:
+    args = {"A": np.eye(2), "c": None, "alpha": 1.0, "x0": np.ones(2), "ts": np.linspace(0, 1, 3)}
+    with pytest.raises(error, match=match):
+        cl.leaky_limit_closed_form(**(args | bad))

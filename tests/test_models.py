@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 
 from ctdepth_lib.models import FeedforwardNet, FreeResNet, NearIdentityClassifier, ODEClassifier
@@ -164,56 +163,7 @@ def test_classifier_coefficients_are_legendre_series() -> None:
         assert torch.equal(model.lift(torch.ones(4, 2, dtype=DT))[:, 2], torch.zeros(4, dtype=DT))
 
 
-def test_bad_classifier_arguments() -> None:
-    with pytest.raises(ValueError, match="d must be >= d_in"):
-        NearIdentityClassifier(3, 2, 2)
-    with pytest.raises(ValueError, match="n_classes"):
-        NearIdentityClassifier(2, 3, 0)
-    with pytest.raises(ValueError, match="T must be"):
-        NearIdentityClassifier(2, 3, 2, T=0.0)
-    with pytest.raises(ValueError, match="alpha"):
-        NearIdentityClassifier(2, 3, 2, alpha=float("inf"))
-
-
 # --------------------------------------------------------------------------- continuous-depth classifiers
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"n_features": 0}, r"^n_features must be"),
-        ({"n_classes": 1}, r"^n_classes must be"),
-        ({"d": 0}, r"^d must be"),
-        ({"width": 1.5}, r"^width must be"),
-        ({"T": 0.0}, r"^T must be"),
-    ],
-)
-def test_classifier_rejects(kwargs: dict, match: str) -> None:
-    args = {"n_features": 3, "n_classes": 2} | kwargs
-    with pytest.raises(ValueError, match=match):
-        ODEClassifier(args.pop("n_features"), args.pop("n_classes"), **args)
-
-
-def test_modes_reject() -> None:
-    x, _ = _data(4)
-    model = ODEClassifier(3, 2, d=2, width=4)
-    with pytest.raises(ValueError, match=r"^mode must be one of"):
-        model(x, mode="rk45")
-    with pytest.raises(ValueError, match=r"^n_steps must be"):
-        model(x, mode="resnet", n_steps=0)
-    with pytest.raises(ValueError, match=r"^n_steps must be"):
-        model(x, mode="euler_adjoint", n_steps=0)
-    with pytest.raises(ValueError, match=r"^ts must be None"):
-        model.trajectory(x, mode="resnet", ts=torch.linspace(0, 1, 3))
-    free = FreeResNet(3, 2, n_layers=2)
-    with pytest.raises(ValueError, match=r"^refine must be"):
-        free(x, refine=0)
-    with pytest.raises(ValueError, match=r"^mode must be"):
-        free(x, mode="adjoint")
-    with pytest.raises(ValueError, match=r"^n_layers must be"):
-        FreeResNet(3, 2, n_layers=0)
-    with pytest.raises(ValueError, match=r"^scale must be"):
-        FreeResNet(3, 2, n_layers=2, scale=0.0)
 
 
 # --------------------------------------------------------------------------- the plain feedforward network
@@ -241,12 +191,131 @@ def test_feedforward_net_is_its_layers() -> None:
     assert len(net.steps()) == 4
 
 
-def test_bad_feedforward_net_arguments() -> None:
-    with pytest.raises(ValueError, match="depth must be an integer"):
-        FeedforwardNet(2, 0)
-    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
-        FeedforwardNet(2, 2, scale=-1.0)
-    with pytest.raises(ValueError, match="activation must be one of"):
-        FeedforwardNet(2, 2, activation="gelu")
-    with pytest.raises(TypeError, match="negative_slope"):
-        FeedforwardNet(2, 2, negative_slope="0.1")
+# --------------------------------------------------------------------------- bad input: one table per public face
+
+_U = torch.zeros(4, 2, dtype=DT)
+_X = torch.zeros(4, 3, dtype=DT)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"d": 1}, ValueError, r"^d must be >= d_in"),
+        ({"n_classes": 0}, ValueError, r"^n_classes must be an integer >= 1"),
+        ({"n_basis": 1.0}, TypeError, r"^n_basis must be an integer"),
+        ({"T": 0.0}, ValueError, r"^T must be a finite number > 0"),
+        ({"alpha": float("inf")}, ValueError, r"^alpha must be a finite number"),
+    ],
+)
+def test_near_identity_classifier_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        NearIdentityClassifier(**({"d_in": 2, "d": 3, "n_classes": 2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda m: m(_U, 0), ValueError, r"^n_layers must be an integer >= 1"),
+        (lambda m: m(_U, 2.0), TypeError, r"^n_layers must be an integer"),
+        (lambda m: m(_U.long(), 4), TypeError, r"^u must have a floating-point dtype"),
+        (lambda m: m.network_features(_U * float("nan"), 4), ValueError, r"^u must contain only finite"),
+        (lambda m: m.ode_logits(_U, rtol=0.0), ValueError, r"^rtol must be a finite number > 0"),
+        (lambda m: m.ode_features(_U.reshape(1, 4, 2)), ValueError, r"^u must have shape"),
+    ],
+)
+def test_near_identity_classifier_forward_rejects(call, error: type, match: str) -> None:
+    """The network (``forward``, ``network_features``) and its ODE (``ode_logits``, ``ode_features``)."""
+    with pytest.raises(error, match=match):
+        call(NearIdentityClassifier(2, 3, 2))
+
+
+_SIZE_CASES = [
+    ({"n_features": 0}, ValueError, r"^n_features must be an integer >= 1"),
+    ({"n_classes": 1}, ValueError, r"^n_classes must be an integer >= 2"),
+    ({"d": 0}, ValueError, r"^d must be an integer >= 1"),
+    ({"width": 1.5}, TypeError, r"^width must be an integer"),
+    ({"T": 0.0}, ValueError, r"^T must be a finite number > 0"),
+    ({"scale": 0.0}, ValueError, r"^scale must be a finite number > 0"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _SIZE_CASES)
+def test_ode_classifier_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ODEClassifier(**({"n_features": 3, "n_classes": 2} | bad))
+
+
+_MODE_CASES = [
+    ({"mode": "rk45"}, ValueError, r"^mode must be one of"),
+    ({"n_steps": 0}, ValueError, r"^n_steps must be an integer >= 1"),
+    ({"mode": "euler_adjoint", "n_steps": 0}, ValueError, r"^n_steps must be an integer >= 1"),
+    ({"mode": "dopri5", "rtol": 0.0}, ValueError, r"^rtol must be a finite number > 0"),
+    ({"x": _X[:, None]}, ValueError, r"^x must have shape"),
+    ({"x": _X * float("nan")}, ValueError, r"^x must contain only finite"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _MODE_CASES)
+def test_ode_classifier_forward_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ODEClassifier(3, 2, d=2, width=4)(**({"x": _X} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_MODE_CASES,
+        ({"ts": torch.linspace(0, 1, 3, dtype=DT)}, ValueError, r"^ts must be None for mode 'resnet'"),
+        ({"mode": "dopri5", "ts": torch.tensor([0.0, 0.0], dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ],
+)
+def test_ode_classifier_trajectory_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ODEClassifier(3, 2, d=2, width=4).trajectory(**({"x": _X} | bad))
+
+
+@pytest.mark.parametrize(
+    ("n_steps", "error", "match"),
+    [(0, ValueError, r"^n_steps must be an integer >= 1"), (4.0, TypeError, r"^n_steps must be an integer")],
+)
+def test_ode_classifier_grid_rejects(n_steps: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ODEClassifier(3, 2, d=2, width=4).grid(n_steps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [*_SIZE_CASES, ({"n_layers": 0}, ValueError, r"^n_layers must be an integer >= 1")],
+)
+def test_free_resnet_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        FreeResNet(**({"n_features": 3, "n_classes": 2, "n_layers": 2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"refine": 0}, ValueError, r"^refine must be an integer >= 1"),
+        ({"mode": "adjoint"}, ValueError, r"^mode must be one of"),
+        ({"mode": "dopri5", "atol": -1.0}, ValueError, r"^atol must be a finite number > 0"),
+        ({"x": [[0.0] * 3]}, TypeError, r"^x must be a torch.Tensor"),
+    ],
+)
+def test_free_resnet_forward_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        FreeResNet(3, 2, n_layers=2)(**({"x": _X} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"depth": 0}, ValueError, r"^depth must be an integer >= 1"),
+        ({"d": 2.0}, TypeError, r"^d must be an integer"),
+        ({"scale": -1.0}, ValueError, r"^scale must be a finite number > 0"),
+        ({"activation": "gelu"}, ValueError, r"^activation must be one of"),
+        ({"negative_slope": "0.1"}, TypeError, r"^negative_slope must be a real number"),
+    ],
+)
+def test_feedforward_net_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        FeedforwardNet(**({"d": 2, "depth": 2} | bad))

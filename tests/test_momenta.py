@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from field_cases import DT, TanhField, matrix, rng
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from field_cases import DT, TanhField, count_time_grid_checks, matrix, rng
+from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
@@ -16,10 +15,12 @@ from ctdepth_lib import (
     backprop_momenta,
     hamiltonian,
     hamiltonian_flow,
+    layer_momenta,
     modified_hamiltonian,
     resnet_unroll,
     tangent_unroll,
 )
+from ctdepth_lib.momenta import joint_field, joint_field_functional
 
 
 def half_square(x: torch.Tensor) -> torch.Tensor:
@@ -224,100 +225,148 @@ def test_tangent_unroll_against_finite_differences_and_pairing() -> None:
     np.testing.assert_array_equal(vc[-1].numpy(), v0.numpy())
 
 
-def test_tangent_bad_inputs() -> None:
-    x = torch.zeros(2, 3, dtype=DT)
-    ts = torch.linspace(0.0, 1.0, 3, dtype=DT)
-    with pytest.raises(ValueError, match="v0"):
-        tangent_unroll(field, x, torch.zeros(3, dtype=DT), ts)
-    with pytest.raises(TypeError, match="ts"):
-        tangent_unroll(field, x, x, ts.float())
-    with pytest.raises(ValueError, match="shape of x"):
-        tangent_unroll(lambda t, y: y[..., :1], x, x, ts)
+def test_adjoint_momenta_checks_its_time_grid_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public face checks ``ts``; its forward and backward solves (the cores) trust it."""
+    calls = count_time_grid_checks(monkeypatch)
+    adjoint_momenta(TanhField(2), torch.zeros(3, 2, dtype=DT), torch.linspace(0.0, 1.0, 5, dtype=DT), half_square)
+    assert calls == ["ts"]
 
 
-# --- bad input ---------------------------------------------------------------------------
+# --- bad input: one table per public face -------------------------------------------------
 
-
-def _ok() -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.zeros(2, dtype=DT), torch.linspace(0.0, 1.0, 3, dtype=DT)
+_X = torch.zeros(3, 2, dtype=DT)
+_TS = torch.linspace(0.0, 1.0, 3, dtype=DT)
+_F_CASES = [
+    ({"f": None}, TypeError, r"^f must be callable"),
+    ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+    ({"f": lambda t, x: x.float()}, TypeError, r"^f\(t, x\) must return the dtype of x"),
+]
+_X0_TS_CASES = [
+    *_F_CASES,
+    ({"x0": torch.zeros(3, 2, dtype=torch.int64)}, TypeError, r"^x0 must have a floating-point dtype"),
+    ({"x0": torch.zeros(1, 3, 2, dtype=DT)}, ValueError, r"^x0 must have shape"),
+    ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+    ({"ts": _TS[[0, 2, 1]]}, ValueError, r"^ts must be strictly"),
+]
+_LOSS_CASES = [
+    ({"loss": "mse"}, TypeError, r"^loss must be callable"),
+    ({"loss": lambda x: x}, ValueError, r"^loss\(x_N\) must return a scalar"),
+    ({"loss": lambda x: 1.0}, TypeError, r"^loss\(x_N\) must return a torch.Tensor"),
+    ({"loss": lambda x: torch.tensor(1)}, TypeError, r"^loss\(x_N\) must return a floating-point scalar"),
+]
+_TOLERANCES = [
+    ({"rtol": 0.0}, ValueError, r"^rtol must be a finite number > 0"),
+    ({"atol": -1e-3}, ValueError, r"^atol must be a finite number > 0"),
+    ({"rtol": "1e-9"}, TypeError, r"^rtol must be a positive real number"),
+]
+_HAMILTONIAN_CASES = [
+    *_F_CASES,
+    ({"x": torch.zeros(3, 2, dtype=torch.int64)}, TypeError, r"^x must have a floating-point dtype"),
+    ({"p": torch.zeros(3, 3, dtype=DT)}, ValueError, r"^p must have the shape of x"),
+    ({"p": torch.zeros(3, 2, dtype=torch.float32)}, TypeError, r"^p must have the dtype of x"),
+    ({"t": torch.zeros(2, dtype=DT)}, ValueError, r"^t must be a 0-d tensor"),
+    ({"t": "0"}, TypeError, r"^t must be a real number"),
+    ({"t": float("inf")}, ValueError, r"^t must be a finite number"),
+]
 
 
 def field(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return -x
 
 
-@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
-def test_non_scalar_loss(fn) -> None:
-    x0, ts = _ok()
-    with pytest.raises(ValueError, match="loss"):
-        fn(field, x0, ts, lambda x: x)
+@pytest.mark.parametrize(("bad", "error", "match"), _HAMILTONIAN_CASES)
+def test_hamiltonian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        hamiltonian(**({"f": field, "t": 0.0, "x": _X, "p": _X} | bad))
 
 
-@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
-def test_loss_not_tensor_or_not_callable(fn) -> None:
-    x0, ts = _ok()
-    with pytest.raises(TypeError, match="loss"):
-        fn(field, x0, ts, lambda x: 1.0)
-    with pytest.raises(TypeError, match="loss"):
-        fn(field, x0, ts, "mse")
-    with pytest.raises(TypeError, match="loss"):
-        fn(field, x0, ts, lambda x: torch.tensor(1))
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_HAMILTONIAN_CASES,
+        ({"h": 0.0}, ValueError, r"^h must be a finite number > 0"),
+        ({"h": None}, TypeError, r"^h must be a positive real number"),
+    ],
+)
+def test_modified_hamiltonian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        modified_hamiltonian(**({"f": field, "t": 0.0, "x": _X, "p": _X, "h": 0.1} | bad))
 
 
-@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
-def test_integer_x0(fn) -> None:
-    _, ts = _ok()
-    with pytest.raises(TypeError, match="x0"):
-        fn(field, torch.zeros(2, dtype=torch.int64), ts, half_square)
+@pytest.mark.parametrize(("bad", "error", "match"), [*_X0_TS_CASES, *_LOSS_CASES])
+def test_backprop_momenta_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        backprop_momenta(**({"f": field, "x0": _X, "ts": _TS, "loss": half_square} | bad))
 
 
-@pytest.mark.parametrize("fn", [backprop_momenta, adjoint_momenta])
-def test_grid_dtype_mismatch_and_bad_field(fn) -> None:
-    x0, ts = _ok()
-    with pytest.raises(TypeError, match="ts"):
-        fn(field, x0, ts.float(), half_square)
-    with pytest.raises(ValueError, match="f"):
-        fn(lambda t, x: x[:1], x0, ts, half_square)
-    with pytest.raises(TypeError, match="f"):
-        fn(None, x0, ts, half_square)
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_X0_TS_CASES,
+        *_LOSS_CASES,
+        *_TOLERANCES,
+        ({"ts": _TS.flip(0)}, ValueError, r"^ts must be strictly increasing \(t_0 < … < t_N\)"),
+    ],
+)
+def test_adjoint_momenta_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        adjoint_momenta(**({"f": field, "x0": _X, "ts": _TS, "loss": half_square} | bad))
 
 
-def test_adjoint_momenta_bad_tolerances_and_decreasing_grid() -> None:
-    x0, ts = _ok()
-    with pytest.raises(ValueError, match="rtol"):
-        adjoint_momenta(field, x0, ts, half_square, rtol=0.0)
-    with pytest.raises(ValueError, match="atol"):
-        adjoint_momenta(field, x0, ts, half_square, atol=-1e-3)
-    with pytest.raises(TypeError, match="rtol"):
-        adjoint_momenta(field, x0, ts, half_square, rtol="1e-9")
-    with pytest.raises(ValueError, match="ts"):
-        adjoint_momenta(field, x0, ts.flip(0), half_square)
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_X0_TS_CASES,
+        *_TOLERANCES,
+        ({"p0": torch.zeros(3, 3, dtype=DT)}, ValueError, r"^p0 must have the shape of x0"),
+        ({"p0": None}, TypeError, r"^p0 must be a torch.Tensor"),
+        ({"method": "rk45"}, ValueError, r"^method must be one of"),
+        ({"options": (1,)}, TypeError, r"^options must be a dict or None"),
+    ],
+)
+def test_hamiltonian_flow_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        hamiltonian_flow(**({"f": field, "x0": _X, "p0": _X, "ts": _TS} | bad))
 
 
-def test_hamiltonian_bad_inputs() -> None:
-    x = torch.zeros(3, 2, dtype=DT)
-    with pytest.raises(ValueError, match="p"):
-        hamiltonian(field, 0.0, x, torch.zeros(3, 3, dtype=DT))
-    with pytest.raises(TypeError, match="p"):
-        hamiltonian(field, 0.0, x, torch.zeros(3, 2, dtype=torch.float32))
-    with pytest.raises(TypeError, match="x"):
-        hamiltonian(field, 0.0, torch.zeros(3, 2, dtype=torch.int64), x)
-    with pytest.raises(ValueError, match="t"):
-        hamiltonian(field, torch.zeros(2, dtype=DT), x, x)
-    with pytest.raises(TypeError, match="t"):
-        hamiltonian(field, "0", x, x)
-    with pytest.raises(TypeError, match="f"):
-        hamiltonian(3, 0.0, x, x)
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_X0_TS_CASES,
+        ({"v0": torch.zeros(2, dtype=DT)}, ValueError, r"^v0 must have the shape of x0"),
+        ({"v0": _X.float()}, TypeError, r"^v0 must have the dtype of x0"),
+    ],
+)
+def test_tangent_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        tangent_unroll(**({"f": field, "x0": _X, "v0": _X, "ts": _TS} | bad))
 
 
-def test_modified_hamiltonian_and_flow_bad_inputs() -> None:
-    x = torch.zeros(2, dtype=DT)
-    with pytest.raises(ValueError, match="h"):
-        modified_hamiltonian(field, 0.0, x, x, 0.0)
-    with pytest.raises(ValueError, match="p"):
-        modified_hamiltonian(field, 0.0, x, torch.zeros(3, dtype=DT), 0.1)
-    _, ts = _ok()
-    with pytest.raises(ValueError, match="p0"):
-        hamiltonian_flow(field, x, torch.zeros(3, dtype=DT), ts)
-    with pytest.raises(ValueError, match="rtol"):
-        hamiltonian_flow(field, x, x, ts, rtol=0.0)
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"steps": []}, ValueError, r"^steps must be a non-empty sequence"),
+        ({"steps": lambda x: x}, TypeError, r"^steps must be a sequence"),
+        ({"steps": [lambda x: x, 3]}, TypeError, r"^steps\[1\] must be callable"),
+        ({"steps": [lambda x: x[:1]]}, ValueError, r"^steps\[0\] must return a tensor of its input's shape"),
+        ({"x0": [0.0, 0.0]}, TypeError, r"^x0 must be a torch.Tensor"),
+        *_LOSS_CASES,
+    ],
+)
+def test_layer_momenta_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        layer_momenta(**({"steps": [lambda x: 2 * x], "x0": _X[0], "loss": half_square} | bad))
+
+
+@pytest.mark.parametrize("face", [joint_field, joint_field_functional])
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"f": None}, TypeError, r"^f must be callable"),
+        ({"d": 0}, ValueError, r"^d must be an integer >= 1"),
+        ({"d": 2.0}, TypeError, r"^d must be an integer"),
+    ],
+)
+def test_joint_fields_reject(face, bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        face(**({"f": field, "d": 2} | bad))

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from near_identity_cases import DT, D, coefficients, grid
 from scipy.integrate import solve_ivp
 
@@ -148,31 +147,69 @@ def test_adjoint_of_field_matches_closed_form_momentum(coeffs):
     assert torch.allclose(ys[:, D:], ps, rtol=1e-7, atol=1e-8)
 
 
-# --------------------------------------------------------------------------- bad input
+# --------------------------------------------------------------------------- bad input: one table per public face
+
+_T = torch.tensor(0.0, dtype=DT)
+_X = torch.zeros(2, D, dtype=DT)
+_A = lambda t: torch.eye(D, dtype=DT)  # noqa: E731
+_COEFFICIENT_CASES = [
+    ({"A": 3.0}, TypeError, r"^A must be callable"),
+    ({"c": 1.0}, TypeError, r"^c must be callable"),
+    ({"g": None}, TypeError, r"^g must be callable"),
+]
+_POINT_CASES = [
+    ({"A": 3.0}, TypeError, r"^A must be callable"),
+    ({"g": torch.tanh}, TypeError, r"^g must be a Nonlinearity \(with its derivative dg\)"),
+    ({"x": _X.reshape(1, 2, D)}, ValueError, r"^x must have shape"),
+    ({"x": [0.0] * D}, TypeError, r"^x must be a torch.Tensor"),
+    ({"t": torch.zeros(2, dtype=DT)}, ValueError, r"^t must be a 0-d tensor"),
+    ({"t": "0"}, TypeError, r"^t must be a real number"),
+]
 
 
-def test_bad_log_norm_arguments(coeffs):
-    A, _, x0, *_ = coeffs
-    t = torch.tensor(0.0, dtype=DT)
-    with pytest.raises(TypeError, match="g"):
-        cl.near_identity_log_norm(A, torch.tanh, t, x0)
-    with pytest.raises(ValueError, match="x"):
-        cl.near_identity_log_norm(A, cl.TANH, t, x0.reshape(1, 1, D))
-    with pytest.raises(ValueError, match=r"A\(t\)"):
-        cl.near_identity_log_norm(lambda t: torch.eye(2, dtype=DT), cl.TANH, t, x0)
-    with pytest.raises(TypeError, match="A"):
-        cl.near_identity_log_norm(3.0, cl.TANH, t, x0)
-    with pytest.raises(TypeError, match="smallest"):
-        cl.near_identity_log_norm(A, cl.TANH, t, x0, smallest=1)
+@pytest.mark.parametrize(
+    ("alpha", "error", "match"),
+    [
+        (float("nan"), ValueError, r"^alpha must be a finite number"),
+        ("1.0", TypeError, r"^alpha must be a real number"),
+    ],
+)
+def test_leaky_relu_nonlinearity_rejects(alpha: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.leaky_relu_nonlinearity(alpha)  # type: ignore[arg-type]
 
 
-def test_bad_nonlinearity_and_field_arguments(coeffs):
-    A, c, *_ = coeffs
-    with pytest.raises(TypeError, match="g must be a Nonlinearity"):
-        cl.near_identity_momentum_field(A, c, torch.tanh)
-    with pytest.raises(ValueError, match="alpha"):
-        cl.leaky_relu_nonlinearity(float("nan"))
-    with pytest.raises(TypeError, match="alpha"):
-        cl.leaky_relu_nonlinearity("1.0")
-    with pytest.raises(TypeError, match="c must be callable"):
-        cl.near_identity_field(A, 1.0, cl.TANH)
+@pytest.mark.parametrize("face", [cl.near_identity_field, cl.NearIdentityField])
+@pytest.mark.parametrize(("bad", "error", "match"), _COEFFICIENT_CASES)
+def test_near_identity_field_rejects(face, bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        face(**({"A": _A, "c": None, "g": cl.TANH} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [*_COEFFICIENT_CASES[:2], ({"g": torch.tanh}, TypeError, r"^g must be a Nonlinearity \(with its derivative dg\)")],
+)
+def test_near_identity_momentum_field_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.near_identity_momentum_field(**({"A": _A, "c": None, "g": cl.TANH} | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _POINT_CASES)
+def test_near_identity_divergence_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.near_identity_divergence(**({"A": _A, "g": cl.TANH, "t": _T, "x": _X} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_POINT_CASES,
+        ({"A": lambda t: torch.eye(2, dtype=DT)}, ValueError, r"^A\(t\) must return a \(3, 3\) matrix"),
+        ({"A": lambda t: np.eye(D)}, TypeError, r"^A\(t\) must be a torch.Tensor"),
+        ({"smallest": 1}, TypeError, r"^smallest must be a bool"),
+    ],
+)
+def test_near_identity_log_norm_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.near_identity_log_norm(**({"A": _A, "g": cl.TANH, "t": _T, "x": _X} | bad))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctdepth_lib.outputs import below, fmt, numbers_agree, snap, stable, volatile_numbers
+from ctdepth_lib.outputs import below, fmt, glue, numbers_agree, snap, stable, volatile_numbers
 
 
 def test_numbers_agree_to_one_unit_of_the_last_printed_digit() -> None:
@@ -41,15 +41,52 @@ def test_stable_fmt_and_below() -> None:
     assert fmt(3.8e-16) == "≤ 1e-12" and fmt(0.0) == "≤ 1e-12" and fmt(8.07e-9, 1) == "8e-09"
     assert below(2e-16, 1e-14) == "≤ 1e-14" and below(0.0, 1e-14) == "≤ 1e-14"
     assert below(3e-13, 1e-14) == "> 1e-14 (3.00e-13)"
-    with pytest.raises(ValueError, match="digits"):
-        stable(1.0, 0)
-    with pytest.raises(TypeError, match="value"):
-        stable("x", 2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="bound"):
-        below(1.0, -1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((1.0, 0), ValueError, r"^digits must be an int in \[1, 6\]"),
+        ((1.0, 2.0), TypeError, r"^digits must be an int"),
+        (("x", 2), TypeError, r"^value must be a real number"),
+    ],
+)
+def test_stable_rejects(args: tuple, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        stable(*args)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"bound": -1.0}, ValueError, r"^bound must be a positive number"),
+        ({"bound": "1e-14"}, TypeError, r"^bound must be a positive number"),
+        ({"tolerance": 0.0}, ValueError, r"^tolerance must be a positive number"),
+        ({"tolerance": True}, TypeError, r"^tolerance must be a positive number"),
+    ],
+)
+def test_below_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        below(**({"value": 1.0, "bound": 1e-14} | bad))
+
+
+@pytest.mark.parametrize(
+    ("digits", "error", "match"), [(9, ValueError, r"^digits must be an int"), (None, TypeError, r"^digits must be")]
+)
+def test_fmt_rejects(digits: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        fmt(1.0, digits)  # type: ignore[arg-type]
 
 
 def test_volatile_numbers() -> None:
     assert volatile_numbers("fitted order: 1.0037002007803149") == ["1.0037002007803149"]
     assert volatile_numbers("drift of p.v = 4.15e-16") == ["4.15e-16"]
     assert volatile_numbers("drift ≤ 1e-12 (tolerance 1e-12), order 1.004, N = 2048") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "match"), [("", ValueError, r"^key must be a non-empty string"), (3, TypeError, r"^key must be")]
+)
+def test_glue_rejects(key: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        glue(key, 1.0)  # type: ignore[arg-type]

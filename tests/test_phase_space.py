@@ -8,16 +8,13 @@ import numpy as np
 import pytest
 import torch
 from field_cases import DT, contracting_field, fd_jacobian, linear, matrix, rng
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.linalg import expm
 
 from ctdepth_lib import (
     backprop_momenta,
     curve_area,
-    gradient_gain,
     hamiltonian_flow,
-    jacobian_spectrum,
     network_phase_jacobian,
     network_phase_map,
     polygon_area,
@@ -179,71 +176,110 @@ def test_variational_jacobian_matches_finite_differences_of_the_flow() -> None:
     assert float(volume_defect(ms[-1]).max()) < 1e-11
 
 
-# --- bad input ---------------------------------------------------------------------------
+# --- bad input: one table per public face -------------------------------------------------
+
+_TS = torch.linspace(0, 1, 3, dtype=DT)
+_MATRIX_CASES = [
+    ([[1.0, 0.0], [0.0, 1.0]], TypeError, r"^M must be a torch.Tensor"),
+    (torch.eye(2, dtype=torch.int64), TypeError, r"^M must have a floating-point dtype"),
+    (torch.zeros(4, 3, dtype=DT), ValueError, r"^M must be a square"),
+    (torch.zeros(2, 3, 4, dtype=DT), ValueError, r"^M must be a square"),
+    (torch.full((2, 2), float("nan"), dtype=DT), ValueError, r"^M must contain only finite"),
+]
+_POINTS_CASES = [
+    (torch.zeros(2, 2, dtype=DT), ValueError, r"^points must have shape \(n, 2\) with n >= 3"),
+    (torch.zeros(5, 3, dtype=DT), ValueError, r"^points must have shape \(n, 2\) with n >= 3"),
+    (torch.zeros(5, dtype=DT), ValueError, r"^points must have shape \(n, 2\) with n >= 3"),
+    ([[0.0, 1.0]] * 4, TypeError, r"^points must be a torch.Tensor"),
+]
 
 
-def test_bad_matrices_are_rejected() -> None:
-    with pytest.raises(ValueError, match="M must be a square"):
-        symplectic_defect(torch.zeros(4, 3, dtype=DT))
-    with pytest.raises(ValueError, match="M must be a phase-space matrix"):
-        symplectic_defect(torch.eye(3, dtype=DT))
-    with pytest.raises(ValueError, match="M must be a square"):
-        volume_defect(torch.zeros(2, 3, 4, dtype=DT))
-    with pytest.raises(ValueError, match="M must contain only finite"):
-        volume_defect(torch.full((2, 2), float("nan"), dtype=DT))
-    with pytest.raises(ValueError, match="J must be a square"):
-        jacobian_spectrum(torch.zeros(2, 3, dtype=DT))
-    with pytest.raises(ValueError, match="J must be non-singular"):
-        jacobian_spectrum(torch.zeros(2, 2, dtype=DT))
-    with pytest.raises(ValueError, match="J must be a square"):
-        gradient_gain(torch.zeros(2, 3, dtype=DT), torch.ones(3, dtype=DT))
-    with pytest.raises(ValueError, match="J must be one matrix"):
-        gradient_gain(torch.eye(2, dtype=DT).expand(3, 2, 2), torch.ones(2, dtype=DT))
-    with pytest.raises(ValueError, match="p_N must have last dimension"):
-        gradient_gain(torch.eye(2, dtype=DT), torch.ones(3, dtype=DT))
-    with pytest.raises(ValueError, match="p_N must have no zero rows"):
-        gradient_gain(torch.eye(2, dtype=DT), torch.zeros(2, 2, dtype=DT))
-    with pytest.raises(ValueError, match="points must have shape"):
-        polygon_area(torch.zeros(2, 2, dtype=DT))
-    with pytest.raises(ValueError, match="points must have shape"):
-        polygon_area(torch.zeros(5, 3, dtype=DT))
-    with pytest.raises(ValueError, match="points must have shape"):
-        curve_area(torch.zeros(2, 2, dtype=DT))
-    with pytest.raises(TypeError, match="points"):
-        curve_area([[0.0, 1.0]] * 4)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="d must be an integer"):
-        symplectic_form(0)
+@pytest.mark.parametrize(
+    ("d", "error", "match"),
+    [(0, ValueError, r"^d must be an integer >= 1"), (2.0, TypeError, r"^d must be an integer")],
+)
+def test_symplectic_form_rejects(d: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        symplectic_form(d)  # type: ignore[arg-type]
 
 
-def test_bad_phase_points_and_grids_are_rejected() -> None:
-    f = contracting_field(2)
-    ts = torch.linspace(0, 1, 3, dtype=DT)
-    with pytest.raises(ValueError, match="z0 must hold"):
-        network_phase_map(f, torch.zeros(3, dtype=DT), ts)
-    with pytest.raises(ValueError, match="z0 must hold"):
-        network_phase_jacobian(f, torch.zeros(5, dtype=DT), ts)
-    with pytest.raises(ValueError, match="z0 must hold"):
-        variational_jacobian(f, torch.zeros(3, dtype=DT), ts)
-    with pytest.raises(ValueError, match="ts must"):
-        network_phase_map(f, torch.zeros(4, dtype=DT), torch.tensor([0.0, 0.0], dtype=DT))
-    with pytest.raises(ValueError, match="rtol"):
-        variational_jacobian(f, torch.zeros(4, dtype=DT), ts, rtol=0.0)
-    with pytest.raises(ValueError, match="method must be one of"):
-        state_jacobian(f, torch.zeros(2, dtype=DT), ts, method="rk5")
-    with pytest.raises(ValueError, match="x0 must have shape"):
-        state_jacobian(f, torch.zeros(1, 2, 2, dtype=DT), ts)
-    with pytest.raises(TypeError, match="f must be callable"):
-        network_phase_map("f", torch.zeros(4, dtype=DT), ts)
+@pytest.mark.parametrize(
+    ("M", "error", "match"), [*_MATRIX_CASES, (torch.eye(3, dtype=DT), ValueError, r"^M must be a phase-space matrix")]
+)
+def test_symplectic_defect_rejects(M: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        symplectic_defect(M)  # type: ignore[arg-type]
 
 
-def test_singular_step_map_is_rejected() -> None:
-    # f = −x/h makes I + h f_x = 0: p cannot be carried forward; no silent inf/NaN.
+@pytest.mark.parametrize(("M", "error", "match"), _MATRIX_CASES)
+def test_volume_defect_rejects(M: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        volume_defect(M)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("points", "error", "match"), _POINTS_CASES)
+def test_polygon_area_rejects(points: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        polygon_area(points)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("points", "error", "match"), _POINTS_CASES)
+def test_curve_area_rejects(points: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        curve_area(points)  # type: ignore[arg-type]
+
+
+# f = −2x makes I + h f_x = 0 on ts = (0, 0.5, 1): p cannot be carried forward; no silent inf/NaN.
+_PHASE_CASES = [
+    ({"f": "f"}, TypeError, r"^f must be callable"),
+    ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+    ({"z0": torch.zeros(3, dtype=DT)}, ValueError, r"^z0 must hold \(x, p\) with an even last dimension"),
+    ({"z0": torch.zeros(2, 5, dtype=DT)}, ValueError, r"^z0 must hold \(x, p\) with an even last dimension"),
+    ({"z0": torch.zeros(1, 2, 4, dtype=DT)}, ValueError, r"^z0 must have shape"),
+    ({"ts": torch.tensor([0.0, 0.0], dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ({"ts": _TS.float()}, TypeError, r"^ts must have the dtype of x0"),
+]
+_SINGULAR = {"f": lambda t, x: -2.0 * x, "ts": torch.tensor([0.0, 0.5, 1.0], dtype=DT)}
+_SINGULAR_CASES = [
+    (_SINGULAR | {"z0": torch.ones(2, 4, dtype=DT)}, ValueError, r"^f gives a singular step map .* step n = 0"),
+    (_SINGULAR | {"z0": torch.ones(4, dtype=DT)}, ValueError, r"^f gives a singular step map .* step n = 0 \(row 0\)"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), [*_PHASE_CASES, *_SINGULAR_CASES])
+def test_network_phase_map_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        network_phase_map(**({"f": contracting_field(2), "z0": torch.zeros(4, dtype=DT), "ts": _TS} | bad))
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), [*_PHASE_CASES, *_SINGULAR_CASES])
+def test_network_phase_jacobian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        network_phase_jacobian(**({"f": contracting_field(2), "z0": torch.zeros(4, dtype=DT), "ts": _TS} | bad))
+
+
+def test_nearly_singular_step_map_is_rejected() -> None:
+    """cond(I + h f_x) = 1e14 > SINGULAR_COND but finite: the map runs, then the check names the step."""
     ts = torch.tensor([0.0, 0.5, 1.0], dtype=DT)
-    z0 = torch.ones(2, 4, dtype=DT)
-    with pytest.raises(ValueError, match="f gives a singular step map"):
-        network_phase_map(lambda t, x: -2.0 * x, z0, ts)
-    with pytest.raises(ValueError, match="f gives a singular step map"):
-        network_phase_jacobian(lambda t, x: -2.0 * x, z0[0], ts)
+    rates = torch.tensor([0.0, -2.0 + 2e-14], dtype=DT)  # I + h f_x = diag(1, 1e-14)
+    f = lambda t, x: rates * x  # noqa: E731
+    for face in (network_phase_map, network_phase_jacobian):
+        with pytest.raises(ValueError, match=r"^f gives a singular step map .* step n = 0"):
+            face(f, torch.ones(4, dtype=DT), ts)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        *_PHASE_CASES,
+        ({"rtol": 0.0}, ValueError, r"^rtol must be a finite number > 0"),
+        ({"method": "rk45"}, ValueError, r"^method must be one of"),
+        ({"options": [1]}, TypeError, r"^options must be a dict or None"),
+    ],
+)
+def test_variational_jacobian_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        variational_jacobian(**({"f": contracting_field(2), "z0": torch.zeros(4, dtype=DT), "ts": _TS} | bad))
 
 
 # --- logarithmic norm, its integral, the step-norm product, finite-difference Jacobian ------------

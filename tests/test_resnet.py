@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torchdiffeq
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 
 import ctdepth_lib as cl
@@ -137,50 +136,50 @@ def test_gradients_flow_to_x0() -> None:
     torch.testing.assert_close(x0.grad, m.sum(0), rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "match"),
-    [
-        ({"ts": torch.zeros(2, 2)}, ValueError, "ts must be 1-D"),
-        ({"ts": torch.tensor([0.0])}, ValueError, "ts must hold at least 2"),
-        ({"ts": torch.tensor([0.0, 1.0, 0.5])}, ValueError, "ts must be strictly"),
-        ({"ts": torch.tensor([0.0, 0.0])}, ValueError, "ts must be strictly"),
-        ({"ts": torch.tensor([0.0, 1.0], dtype=torch.float32)}, TypeError, "ts must have the dtype of x0"),
-        ({"ts": torch.tensor([0, 1])}, TypeError, "ts must have a floating"),
-        ({"x0": torch.tensor([float("nan"), 1.0])}, ValueError, "x0 must contain only finite"),
-        ({"x0": torch.tensor([1, 2])}, TypeError, "x0 must have a floating"),
-        ({"x0": torch.zeros(2, 2, 2)}, ValueError, "x0 must have shape"),
-        ({"x0": [1.0, 2.0]}, TypeError, "x0 must be a torch.Tensor"),
-        ({"f": 3}, TypeError, "f must be callable"),
-        ({"f": lambda t, x: x[..., :1]}, ValueError, r"f\(t, x\) must return the shape of x"),
-        ({"f": lambda t, x: 1.0}, TypeError, r"f\(t, x\) must return a torch.Tensor"),
-    ],
-)
-def test_bad_input(kwargs: dict, exc: type, match: str) -> None:
-    args = {"f": lambda t, x: -x, "x0": torch.tensor([1.0, 2.0]), "ts": torch.linspace(0, 1, 3)} | kwargs
-    with pytest.raises(exc, match=match):
-        cl.resnet_unroll(args["f"], args["x0"], args["ts"])
+# --- bad input: one table per public face -------------------------------------------------
+
+DT = torch.float64
+_UNROLL = {"f": lambda t, x: -x, "x0": torch.tensor([1.0, 2.0], dtype=DT), "ts": torch.linspace(0, 1, 3, dtype=DT)}
+_UNROLL_CASES = [
+    ({"ts": torch.zeros(2, 2, dtype=DT)}, ValueError, r"^ts must be 1-D"),
+    ({"ts": torch.tensor([0.0], dtype=DT)}, ValueError, r"^ts must hold at least 2"),
+    ({"ts": torch.tensor([0.0, 1.0, 0.5], dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ({"ts": torch.tensor([0.0, 0.0], dtype=DT)}, ValueError, r"^ts must be strictly"),
+    ({"ts": torch.tensor([0.0, 1.0], dtype=torch.float32)}, TypeError, r"^ts must have the dtype of x0"),
+    ({"ts": torch.tensor([0, 1])}, TypeError, r"^ts must have a floating"),
+    ({"x0": torch.tensor([float("nan"), 1.0], dtype=DT)}, ValueError, r"^x0 must contain only finite"),
+    ({"x0": torch.tensor([1, 2])}, TypeError, r"^x0 must have a floating"),
+    ({"x0": torch.zeros(2, 2, 2, dtype=DT)}, ValueError, r"^x0 must have shape"),
+    ({"x0": [1.0, 2.0]}, TypeError, r"^x0 must be a torch.Tensor"),
+    ({"f": 3}, TypeError, r"^f must be callable"),
+    ({"f": lambda t, x: x[..., :1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+    ({"f": lambda t, x: 1.0}, TypeError, r"^f\(t, x\) must return a torch.Tensor"),
+    ({"h": "0.1"}, TypeError, r"^h must be a real number"),
+    ({"h": True}, TypeError, r"^h must be a real number"),
+    ({"h": float("nan")}, ValueError, r"^h must be a finite number"),
+    ({"h": 0.0}, ValueError, r"^h must be a finite nonzero step with the direction of ts"),
+    ({"h": -0.5}, ValueError, r"^h must be a finite nonzero step with the direction of ts"),
+    ({"h": 0.5, "ts": torch.linspace(1, 0, 3, dtype=DT)}, ValueError, r"^h must be a finite nonzero step"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _UNROLL_CASES)
+def test_resnet_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.resnet_unroll(**(_UNROLL | bad))
 
 
 @pytest.mark.parametrize(
-    ("h", "decreasing", "exc"),
+    ("bad", "error", "match"),
     [
-        ("0.1", False, TypeError),
-        (True, False, TypeError),
-        (float("nan"), False, ValueError),
-        (0.0, False, ValueError),
-        (-0.5, False, ValueError),
-        (0.5, True, ValueError),
+        *_UNROLL_CASES,
+        ({"method": "rk5"}, ValueError, r"^method must be one of"),
+        ({"method": 4}, TypeError, r"^method must be one of"),
     ],
 )
-def test_bad_step(h: object, decreasing: bool, exc: type) -> None:
-    ts = torch.linspace(1, 0, 3) if decreasing else torch.linspace(0, 1, 3)
-    with pytest.raises(exc, match=r"^h must be"):
-        cl.resnet_unroll(lambda t, x: -x, torch.tensor([1.0]), ts, h=h)
-
-
-def test_unknown_method() -> None:
-    with pytest.raises(ValueError, match="method must be one of"):
-        cl.rk_unroll(lambda t, x: x, torch.ones(2), torch.linspace(0, 1, 3), method="rk5")
+def test_rk_unroll_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.rk_unroll(**(_UNROLL | {"method": "midpoint"} | bad))
 
 
 @pytest.mark.parametrize(("method", "per_block"), [("euler", 1), ("midpoint", 2), ("rk4", 4)])

@@ -44,31 +44,6 @@ def test_adjoint_gradient_matches_direct() -> None:
     torch.testing.assert_close(g_adj, g_direct, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "match"),
-    [
-        ({"method": "rk45"}, ValueError, "method must be one of"),
-        ({"rtol": 0.0}, ValueError, "rtol must be a finite number > 0"),
-        ({"atol": -1e-3}, ValueError, "atol must be a finite number > 0"),
-        ({"rtol": "1e-3"}, TypeError, "rtol must be a positive real"),
-        ({"options": [1]}, TypeError, "options must be a dict"),
-        ({"adjoint": True}, TypeError, "f must be a torch.nn.Module when adjoint=True"),
-    ],
-)
-def test_bad_options(kwargs: dict, exc: type, match: str) -> None:
-    with pytest.raises(exc, match=match):
-        cl.odeint(lambda t, x: -x, torch.ones(2), torch.linspace(0, 1, 3), **kwargs)
-
-
-def test_bad_grid_and_state() -> None:
-    with pytest.raises(ValueError, match="ts must be strictly"):
-        cl.odeint(lambda t, x: -x, torch.ones(2), torch.tensor([0.0, 1.0, 1.0]))
-    with pytest.raises(TypeError, match="ts must have the dtype of x0"):
-        cl.odeint(lambda t, x: -x, torch.ones(2), torch.tensor([0.0, 1.0], dtype=torch.float32))
-    with pytest.raises(ValueError, match="x0 must contain only finite"):
-        cl.odeint(lambda t, x: -x, torch.tensor([float("inf")]), torch.tensor([0.0, 1.0]))
-
-
 def test_odeint_makes_no_probe_evaluation_and_checks_the_first() -> None:
     calls = []
 
@@ -79,8 +54,6 @@ def test_odeint_makes_no_probe_evaluation_and_checks_the_first() -> None:
     x0 = torch.ones(3, dtype=torch.float64)
     cl.odeint(f, x0, torch.tensor([0.0, 1.0], dtype=torch.float64), method="euler", options={"step_size": 0.25})
     assert len(calls) == 4
-    with pytest.raises(ValueError, match=r"f\(t, x\) must return the shape of x"):
-        cl.odeint(lambda t, x: x[:1], x0, torch.tensor([0.0, 1.0], dtype=torch.float64), method="euler")
 
 
 def test_uniform_grid_options_and_adjoint_parameters() -> None:
@@ -110,5 +83,42 @@ def test_uniform_grid_options_and_adjoint_parameters() -> None:
     end = cl.odeint(Field(), x0, ts, method="euler", adjoint=True, options=uniform_grid_options(8))[-1]
     grads = torch.autograd.grad(end.sum(), list(lin.parameters()))
     assert all(bool(torch.isfinite(g).all()) and bool((g != 0).any()) for g in grads)
-    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
-        uniform_grid_options(0)
+
+
+# --- bad input: one table per public face -------------------------------------------------
+
+DT = torch.float64
+_ODEINT = {"f": lambda t, x: -x, "x0": torch.ones(2, dtype=DT), "ts": torch.linspace(0, 1, 3, dtype=DT)}
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"f": None}, TypeError, r"^f must be callable"),
+        ({"f": lambda t, x: x[:1]}, ValueError, r"^f\(t, x\) must return the shape of x"),
+        ({"x0": [1.0, 2.0]}, TypeError, r"^x0 must be a torch.Tensor"),
+        ({"x0": torch.tensor([float("inf"), 1.0], dtype=DT)}, ValueError, r"^x0 must contain only finite"),
+        ({"ts": torch.tensor([0.0, 1.0, 1.0], dtype=DT)}, ValueError, r"^ts must be strictly"),
+        ({"ts": torch.tensor([0.0, 1.0], dtype=torch.float32)}, TypeError, r"^ts must have the dtype of x0"),
+        ({"method": "rk45"}, ValueError, r"^method must be one of"),
+        ({"method": None}, TypeError, r"^method must be one of"),
+        ({"rtol": 0.0}, ValueError, r"^rtol must be a finite number > 0"),
+        ({"atol": -1e-3}, ValueError, r"^atol must be a finite number > 0"),
+        ({"rtol": "1e-3"}, TypeError, r"^rtol must be a positive real number"),
+        ({"options": [1]}, TypeError, r"^options must be a dict or None"),
+        ({"adjoint": 1}, TypeError, r"^adjoint must be a bool"),
+        ({"adjoint": True}, TypeError, r"^f must be a torch.nn.Module when adjoint=True"),
+    ],
+)
+def test_odeint_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.odeint(**(_ODEINT | bad))
+
+
+@pytest.mark.parametrize(
+    ("n_steps", "error", "match"),
+    [(0, ValueError, r"^n_steps must be an integer >= 1; got 0$"), (2.0, TypeError, r"^n_steps must be an integer")],
+)
+def test_uniform_grid_options_rejects(n_steps: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        uniform_grid_options(n_steps)  # type: ignore[arg-type]

@@ -137,22 +137,10 @@ def test_train_rejects(args: tuple | None, kwargs: dict, exc: type, match: str) 
         train(model, x, y, **full)
 
 
-def test_evaluate_and_gradient_reject_bad_data() -> None:
-    model = ODEClassifier(3, 2, d=2, width=4)
-    with pytest.raises(ValueError, match=r"^y must hold one label per row"):
-        evaluate(model, torch.zeros(3, 3), torch.zeros(2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"^x must contain only finite"):
-        loss_gradient(model, torch.full((2, 3), float("inf")), torch.zeros(2, dtype=torch.long))
-
-
 def test_restart_seeds_are_distinct_and_start_with_the_seed() -> None:
     seeds = restart_seeds(7, 4)
     assert seeds[0] == 7 and len(set(seeds)) == 4
     assert all(0 <= s < 2**31 for s in restart_seeds(2**31 - 1, 3))
-    with pytest.raises(ValueError, match=r"^k must be"):
-        restart_seeds(0, 0)
-    with pytest.raises(ValueError, match=r"^seed must be"):
-        restart_seeds(-1, 2)
 
 
 def test_train_restarts_keeps_the_lowest_training_loss() -> None:
@@ -191,12 +179,6 @@ def test_train_restarts_keeps_the_lowest_training_loss() -> None:
         n_steps=2,
     )
     assert lazy.n_tried == 1 and lazy.best == 0
-    with pytest.raises(ValueError, match=r"^seeds must be"):
-        train_restarts(lambda s: ODEClassifier(3, 2, seed=s), x, y, seeds=[], steps=1, lr=0.1)
-    with pytest.raises(TypeError, match=r"^make_model must be callable"):
-        train_restarts(3, x, y, seeds=[0], steps=1, lr=0.1)
-    with pytest.raises(ValueError, match=r"^accept_loss must be"):
-        train_restarts(lambda s: ODEClassifier(3, 2, seed=s), x, y, seeds=[0], accept_loss=-1.0, steps=1, lr=0.1)
 
 
 def test_fd_gradient_matches_a_closed_form() -> None:
@@ -211,12 +193,6 @@ def test_fd_gradient_matches_a_closed_form() -> None:
     w0 = w.clone()
     fd_gradient(lambda: (w**2).sum(), [w])
     assert torch.equal(w, w0)  # parameters restored exactly
-    with pytest.raises(TypeError, match=r"^loss must be callable"):
-        fd_gradient(1.0, [w])
-    with pytest.raises(TypeError, match=r"^params must be"):
-        fd_gradient(lambda: w.sum(), w)
-    with pytest.raises(ValueError, match=r"^eps must be"):
-        fd_gradient(lambda: w.sum(), [w], eps=0.0)
 
 
 # --------------------------------------------------------------------------- the near-identity classifier
@@ -234,13 +210,90 @@ def test_train_near_identity_classifier_reduces_loss_and_is_train() -> None:
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), ref.parameters(), strict=True))
 
 
-def test_bad_near_identity_training_arguments() -> None:
-    u = torch.zeros(4, 2, dtype=torch.float64)
-    with pytest.raises(ValueError, match="y must be an integer tensor"):
-        train_near_identity_classifier(u, torch.zeros(4, dtype=torch.float64), n_layers=2)
-    with pytest.raises(ValueError, match="n_layers"):
-        train_near_identity_classifier(u, torch.zeros(4, dtype=torch.int64), n_layers=0)
-    with pytest.raises(ValueError, match="u must have shape"):
-        train_near_identity_classifier(u[0], torch.zeros(1, dtype=torch.int64), n_layers=2)
-    with pytest.raises(ValueError, match="steps"):
-        train_near_identity_classifier(u, torch.zeros(4, dtype=torch.int64), n_layers=2, steps=0)
+# --------------------------------------------------------------------------- bad input: one table per public face
+
+_DATA_CASES = [
+    ({"x": torch.zeros(3, 3), "y": torch.zeros(2, dtype=torch.long)}, ValueError, r"^y must hold one label per row"),
+    ({"x": torch.full((2, 3), float("inf")), "y": torch.zeros(2, dtype=torch.long)}, ValueError, r"^x must contain"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _DATA_CASES)
+def test_evaluate_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        evaluate(ODEClassifier(3, 2, d=2, width=4), **bad)
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), _DATA_CASES)
+def test_loss_gradient_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        loss_gradient(ODEClassifier(3, 2, d=2, width=4), **bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"k": 0}, ValueError, r"^k must be an integer >= 1"),
+        ({"seed": -1}, ValueError, r"^seed must be an integer >= 0"),
+        ({"seed": 1.0}, TypeError, r"^seed must be an integer"),
+    ],
+)
+def test_restart_seeds_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        restart_seeds(**({"seed": 0, "k": 2} | bad))
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"seeds": []}, ValueError, r"^seeds must be a non-empty list"),
+        ({"seeds": 3}, TypeError, r"^seeds must be a non-empty list"),
+        ({"make_model": 3}, TypeError, r"^make_model must be callable"),
+        ({"accept_loss": -1.0}, ValueError, r"^accept_loss must be a finite number > 0"),
+        ({"lr": 0.0}, ValueError, r"^lr must be a finite number > 0"),
+        ({"optimizer": "sgd"}, ValueError, r"^optimizer must be one of"),
+        ({"y": torch.zeros(5, dtype=torch.long)}, ValueError, r"^y must hold one label per row"),
+    ],
+)
+def test_train_restarts_rejects(bad: dict, error: type, match: str) -> None:
+    x, y = _data(8)
+    args = {"make_model": lambda s: ODEClassifier(3, 2, d=2, width=4, seed=s), "x": x, "y": y, "seeds": [0]}
+    with pytest.raises(error, match=match):
+        train_restarts(**(args | {"steps": 1, "lr": 0.1} | bad))
+
+
+_W = torch.zeros(3, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"loss": 1.0}, TypeError, r"^loss must be callable"),
+        ({"params": _W}, TypeError, r"^params must be a list of tensors"),
+        ({"params": [_W, 1.0]}, TypeError, r"^params\[1\] must be a torch.Tensor"),
+        ({"eps": 0.0}, ValueError, r"^eps must be a finite number > 0"),
+    ],
+)
+def test_fd_gradient_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        fd_gradient(**({"loss": lambda: _W.sum(), "params": [_W]} | bad))
+
+
+_U = torch.zeros(4, 2, dtype=torch.float64)
+_Y = torch.tensor([0, 1, 0, 1])
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({"y": _Y.double()}, ValueError, r"^y must hold integer class labels"),
+        ({"y": _Y[:3]}, ValueError, r"^y must hold one label per row of u"),
+        ({"u": _U[0], "y": _Y[:1]}, ValueError, r"^u must have shape"),
+        ({"n_layers": 0}, ValueError, r"^n_layers must be an integer >= 1"),
+        ({"steps": 0}, ValueError, r"^steps must be an integer >= 1"),
+        ({"lr": "big"}, TypeError, r"^lr must be a positive real number"),
+    ],
+)
+def test_train_near_identity_classifier_rejects(bad: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        train_near_identity_classifier(**({"u": _U, "y": _Y, "n_layers": 2, "steps": 1} | bad))
