@@ -38,13 +38,18 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench.unroll import bench_unroll
+    from .bench.unroll import bench_unroll, format_unroll
 
-    res = bench_unroll(d=args.d, batch=args.batch, n_steps=args.steps)
-    print(f"resnet_unroll vs torchdiffeq euler (d={args.d}, batch={args.batch}, N={args.steps}, float64, best of 5)")
-    print(f"  resnet_unroll      {res['resnet_unroll_s'] * 1e3:8.1f} ms")
-    print(f"  torchdiffeq euler  {res['torchdiffeq_euler_s'] * 1e3:8.1f} ms")
-    print(f"  ratio              {res['ratio']:8.3f}  (target <= 1.1)")
+    res = bench_unroll(d=args.d, batch=args.batch, n_steps=args.steps, repeats=args.runs)
+    print(format_unroll(res, d=args.d, batch=args.batch, n_steps=args.steps))
+    return 0 if res["ok"] else 1
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from .bench.cost import cost_table, format_cost_report
+
+    records = cost_table(args.n, batch=args.batch, d=args.d, width=args.width, repeats=args.repeats)
+    print(format_cost_report(records, batch=args.batch, d=args.d, width=args.width))
     return 0
 
 
@@ -171,11 +176,6 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["cost"]:
-        # every option goes to the cost benchmark's own parser (`cost --help` lists them)
-        from .bench.cost import main as cost_main
-
-        return int(cost_main(argv[1:]) or 0)
     try:
         return _dispatch(argv)
     except (ValueError, FileNotFoundError) as exc:
@@ -190,7 +190,7 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every subcommand but ``cost`` (which has its own, in :mod:`ctdepth_lib.bench.cost`)."""
+    """The parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="python -m ctdepth_lib",
         description="The ctdepth book's command line: the claims ledger, seed sweeps and benchmarks. "
@@ -252,15 +252,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_params.add_argument("--write", action="store_true", help="regenerate the cells from parameters.yaml (in place)")
     p_params.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
     p_params.set_defaults(func=_params)
-    sub.add_parser(
-        "cost",
-        help="memory and time per gradient: backprop through the unroll vs the adjoint "
-        "(options: python -m ctdepth_lib cost --help)",
+    p_cost = sub.add_parser("cost", help="memory and time per gradient: backprop through the unroll vs the adjoint")
+    p_cost.add_argument(
+        "--n", type=int, nargs="+", default=[64, 256, 1024, 4096], help="depths N (default: 64 256 1024 4096)"
     )
-    p_bench = sub.add_parser("bench", help="benchmark resnet_unroll against torchdiffeq's Euler")
+    p_cost.add_argument("--batch", type=int, default=128, help="points per batch (default: 128)")
+    p_cost.add_argument("--d", type=int, default=8, help="state dimension (default: 8)")
+    p_cost.add_argument("--width", type=int, default=32, help="hidden width of the field's MLP (default: 32)")
+    p_cost.add_argument(
+        "--repeats", type=int, default=2, help="timed repetitions per configuration; the fastest is kept (default: 2)"
+    )
+    p_cost.set_defaults(func=_cost)
+    p_bench = sub.add_parser(
+        "bench", help="resnet_unroll against torchdiffeq's Euler; exit 1 when the target ratio is missed"
+    )
     p_bench.add_argument("--d", type=int, default=64, help="state dimension (default: 64)")
     p_bench.add_argument("--batch", type=int, default=256, help="batch of initial points (default: 256)")
     p_bench.add_argument("--steps", type=int, default=1000, help="depth N of the unroll (default: 1000)")
+    p_bench.add_argument("--runs", type=int, default=5, help="runs, each timing both side by side (default: 5)")
     p_bench.set_defaults(func=_bench)
     p_sweep = sub.add_parser(
         "sweep",

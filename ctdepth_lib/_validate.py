@@ -33,7 +33,6 @@ __all__ = [
     "check_first_output",
     "check_float_dtype",
     "check_int",
-    "check_int_range",
     "check_loss_value",
     "check_positive",
     "check_real",
@@ -116,11 +115,6 @@ def check_positive(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a positive real number; got {_describe(value)}")
     return check_real(name, value, low=0.0, low_open=True)
-
-
-def check_int_range(name: str, value: Any, low: int, high: int) -> int:
-    """``check_int(name, value, low, high)``; kept for ``runtime.py``, which still calls it by this name."""
-    return check_int(name, value, low, high)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:

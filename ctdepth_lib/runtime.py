@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import claims
-from ._validate import check_int, check_int_range
+from ._validate import check_int
 from .params import Param, chapter_spec, validate_parameters
 from .plotting import use_style
 
@@ -34,7 +34,7 @@ def setup(seed: int, *, threads: int = 1) -> torch.Generator:
         seed: integer seed in ``[0, 2**31 − 1]``.
         threads: torch intra-op threads (≥ 1).
     """
-    check_int_range("seed", seed, 0, 2**31 - 1)
+    check_int("seed", seed, 0, 2**31 - 1)
     check_int("threads", threads, 1)
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(threads)

@@ -10,12 +10,12 @@ import sys
 import pytest
 import torch
 
+from ctdepth_lib.__main__ import main as cli_main
 from ctdepth_lib.bench.cost import (
     _one_gradient,
     cost_table,
     format_cost_table,
     gradient_cost,
-    main,
     start_measuring_process,
 )
 from ctdepth_lib.fields import TimeMLP
@@ -46,7 +46,7 @@ def test_both_gradients_agree_to_order_h() -> None:
 
 def test_format_and_main(capsys: pytest.CaptureFixture[str]) -> None:
     start_measuring_process()  # idempotent: the server is already running or starts now
-    assert main(["--n", "16", "32", "--batch", "8", "--repeats", "1"]) == 0
+    assert cli_main(["cost", "--n", "16", "32", "--batch", "8", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "mem ratio" in out and "at N = 32" in out
     rec = gradient_cost("backprop", 8, batch=4, repeats=1)
@@ -76,13 +76,13 @@ def test_gradient_cost_rejects(kwargs: dict, error: type, match: str) -> None:
         gradient_cost(args.pop("method"), args.pop("n_steps"), **args)
 
 
-def test_the_public_names_and_the_module_run() -> None:
+def test_the_public_names_and_the_command() -> None:
     import ctdepth_lib as cl
 
     assert cl.cost_table is cost_table and cl.start_measuring_process is start_measuring_process
-    # `python -m ctdepth_lib.bench.cost`: nothing imported the module before runpy runs it (no warning)
+    # `python -m ctdepth_lib cost` is a subcommand of the one command line (no second parser)
     out = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "ctdepth_lib.bench.cost", "--help"], capture_output=True, text=True
+        [sys.executable, "-W", "error", "-m", "ctdepth_lib", "cost", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stderr == "" and "--n" in out.stdout
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctdepth_lib.bench import bench_unroll
+from ctdepth_lib.bench.unroll import bench_unroll
 from ctdepth_lib.book import toc_notebooks
 from ctdepth_lib.book.sphinx.offline import mathjax_source
 
@@ -40,6 +40,6 @@ def test_mathjax_files_are_installed() -> None:
 
 
 def test_bench_unroll_reports_a_ratio() -> None:
-    res = bench_unroll(d=4, batch=3, n_steps=20, repeats=1)
-    assert set(res) == {"resnet_unroll_s", "torchdiffeq_euler_s", "ratio"}
-    assert res["ratio"] == pytest.approx(res["resnet_unroll_s"] / res["torchdiffeq_euler_s"])
+    res = bench_unroll(d=4, batch=3, n_steps=20, repeats=1, min_run_time=0.05)
+    assert {"resnet_unroll_s", "torchdiffeq_euler_s", "ratio", "ratios", "ok", "verdict"} <= set(res)
+    assert res["ratio"] > 0 and len(res["ratios"]) == 1

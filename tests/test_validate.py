@@ -17,7 +17,7 @@ TS = torch.linspace(0.0, 1.0, 4, dtype=DT)
 def test_checks_return_what_they_accept() -> None:
     assert v.check_real("a", 2) == 2.0 and isinstance(v.check_real("a", 2), float)
     assert v.check_real("a", 0.0, low=0.0) == 0.0
-    assert v.check_int("k", 3, 0, 3) == 3 and v.check_int_range("k", 0, 0, 3) == 0
+    assert v.check_int("k", 3, 0, 3) == 3 and v.check_int("k", 0, 0, 3) == 0
     assert v.check_positive("h", 1) == 1.0
     assert v.check_choice("method", "rk4", ("euler", "rk4")) == "rk4"
     assert v.check_float_dtype("dtype", torch.float32) is torch.float32
@@ -58,7 +58,7 @@ def test_checks_return_what_they_accept() -> None:
         (lambda: v.check_int("n", True, 0), TypeError, r"^n must be an integer >= 0; got True$"),
         (lambda: v.check_int("n", 0, 1), ValueError, r"^n must be an integer >= 1; got 0$"),
         (lambda: v.check_int("k", 4, 0, 3), ValueError, r"^k must be an integer in \[0, 3\]; got 4$"),
-        (lambda: v.check_int_range("k", -1, 0, 3), ValueError, r"^k must be an integer in \[0, 3\]; got -1$"),
+        (lambda: v.check_int("k", -1, 0, 3), ValueError, r"^k must be an integer in \[0, 3\]; got -1$"),
         (lambda: v.check_choice("method", "rk5", ("euler", "rk4")), ValueError, r"^method must be one of \["),
         (lambda: v.check_choice("method", 4, ("euler", "rk4")), TypeError, r"^method must be one of \["),
         (lambda: v.check_float_dtype("dtype", torch.int64), TypeError, r"^dtype must be a floating torch.dtype"),

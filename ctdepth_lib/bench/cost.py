@@ -23,7 +23,6 @@ the best of ``repeats`` further gradients in the same process.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import gc
 import json
@@ -49,9 +48,9 @@ __all__ = [
     "COST_METHODS",
     "GradientCost",
     "cost_table",
+    "format_cost_report",
     "format_cost_table",
     "gradient_cost",
-    "main",
     "start_measuring_process",
 ]
 
@@ -324,42 +323,18 @@ def format_cost_table(records: Sequence[GradientCost]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ctdepth_lib cost [--n 64 256 1024 4096] [--batch 128] [--d 8] [--width 32]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ctdepth_lib cost",
-        description="Peak memory and time per gradient: backprop through the ResNet unroll vs the adjoint.",
-    )
-    parser.add_argument(
-        "--n",
-        type=int,
-        nargs="+",
-        default=[64, 256, 1024, 4096],
-        help="depths N of the unroll (default: 64 256 1024 4096)",
-    )
-    parser.add_argument("--batch", type=int, default=128, help="points per batch (default: 128)")
-    parser.add_argument("--d", type=int, default=8, help="state dimension (default: 8)")
-    parser.add_argument("--width", type=int, default=32, help="hidden width of the field's MLP (default: 32)")
-    parser.add_argument(
-        "--repeats", type=int, default=2, help="timed repetitions per configuration; the fastest is kept (default: 2)"
-    )
-    args = parser.parse_args(argv)
-    records = cost_table(args.n, batch=args.batch, d=args.d, width=args.width, repeats=args.repeats)
-    print(
-        f"gradient of ½|x_N|² for a TimeMLP field (d={args.d}, width={args.width}), batch {args.batch}, "
-        "float64, 1 thread; memory = peak RSS above baseline, each configuration in a fresh process"
-    )
-    print(format_cost_table(records))
-    largest = max(args.n)
+def format_cost_report(records: Sequence[GradientCost], *, batch: int, d: int, width: int) -> str:
+    """The cost table as ``python -m ctdepth_lib cost`` prints it, with the adjoint's memory ratio at the largest N."""
+    largest = max(r.n_steps for r in records)
     by = {(r.method, r.n_steps): r for r in records}
     b, a = by[("backprop", largest)], by[("adjoint", largest)]
-    print(
-        f"at N = {largest}: adjoint memory {b.peak_mib / max(a.peak_mib, 1e-3):.1f}x below backprop "
-        f"(target >= 10x); adjoint time {a.seconds / b.seconds:.2f}x backprop's"
+    return "\n".join(
+        [
+            f"gradient of ½|x_N|² for a TimeMLP field (d={d}, width={width}), batch {batch}, float64, 1 thread; "
+            "memory = peak RSS above baseline, each configuration in a fresh process",
+            format_cost_table(records),
+            f"at N = {largest}: adjoint memory {b.peak_mib / max(a.peak_mib, 1e-3):.1f}x below backprop "
+            f"(target >= 10x); adjoint time {a.seconds / b.seconds:.2f}x backprop's",
+            f"memory measured from: {records[0].memory_source}",
+        ]
     )
-    print(f"memory measured from: {records[0].memory_source}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

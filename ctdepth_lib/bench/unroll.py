@@ -10,10 +10,8 @@ the runs' ratios (:func:`unroll_verdict`).
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +22,7 @@ from torch.utils.benchmark import Timer
 from .._validate import check_int, check_positive
 from ..resnet import resnet_unroll
 
-__all__ = ["TARGET_RATIO", "bench_unroll", "main", "unroll_verdict"]
+__all__ = ["TARGET_RATIO", "bench_unroll", "format_unroll", "unroll_verdict"]
 
 #: ``resnet_unroll`` may take at most this multiple of torchdiffeq's Euler time (median over runs).
 TARGET_RATIO = 1.05
@@ -104,23 +102,13 @@ def bench_unroll(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ctdepth_lib.bench.unroll [--d 64] [--batch 256] [--steps 1000] [--runs 5]``: 1 if the target is missed."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ctdepth_lib.bench.unroll", description="resnet_unroll against torchdiffeq's Euler."
+def format_unroll(res: dict[str, object], *, d: int, batch: int, n_steps: int) -> str:
+    """The bench as ``python -m ctdepth_lib bench`` prints it: both times, the ratios and the verdict."""
+    return "\n".join(
+        [
+            f"resnet_unroll vs torchdiffeq euler (d={d}, batch={batch}, N={n_steps}, float64, 1 thread)",
+            f"  resnet_unroll      {float(res['resnet_unroll_s']) * 1e3:8.1f} ms (median of the runs' medians)",  # type: ignore[arg-type]
+            f"  torchdiffeq euler  {float(res['torchdiffeq_euler_s']) * 1e3:8.1f} ms",  # type: ignore[arg-type]
+            f"  {res['verdict']}",
+        ]
     )
-    parser.add_argument("--d", type=int, default=64, help="state dimension (default: 64)")
-    parser.add_argument("--batch", type=int, default=256, help="batch of initial points (default: 256)")
-    parser.add_argument("--steps", type=int, default=1000, help="depth N of the unroll (default: 1000)")
-    parser.add_argument("--runs", type=int, default=5, help="runs, each timing both side by side (default: 5)")
-    args = parser.parse_args(argv)
-    res = bench_unroll(d=args.d, batch=args.batch, n_steps=args.steps, repeats=args.runs)
-    print(f"resnet_unroll vs torchdiffeq euler (d={args.d}, batch={args.batch}, N={args.steps}, float64, 1 thread)")
-    print(f"  resnet_unroll      {res['resnet_unroll_s'] * 1e3:8.1f} ms (median of the runs' medians)")
-    print(f"  torchdiffeq euler  {res['torchdiffeq_euler_s'] * 1e3:8.1f} ms")
-    print(f"  {res['verdict']}")
-    return 0 if res["ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
