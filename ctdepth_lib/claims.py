@@ -287,7 +287,9 @@ def badge(claim: Claim, verdict: str, shown: str) -> str:
     from html import escape
 
     mark = "✓" if verdict == "pass" else "✗"
-    tip = escape(f"claim {claim.id} ({claim.source}, {claim.kind}): {claim.quantity} = {shown}; threshold {claim.threshold}")
+    tip = escape(
+        f"claim {claim.id} ({claim.source}, {claim.kind}): {claim.quantity} = {shown}; threshold {claim.threshold}"
+    )
     return (
         f'<div class="margin ctdepth-badge ctdepth-badge-{verdict}" title="{tip}">'
         f'<span class="ctdepth-badge-mark">{mark}</span> '
