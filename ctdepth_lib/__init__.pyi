@@ -51,6 +51,14 @@ from .gradients import (
     parameter_density as parameter_density,
     solver_gradients as solver_gradients,
 )
+from .information import (
+    TRACE_METHODS as TRACE_METHODS,
+    coarse_grained_mutual_information as coarse_grained_mutual_information,
+    knn_entropy as knn_entropy,
+    knn_mutual_information as knn_mutual_information,
+    linear_readout_accuracy as linear_readout_accuracy,
+    log_density_change as log_density_change,
+)
 from .invariants import (
     angular_momentum as angular_momentum,
     charge_drift as charge_drift,
