@@ -95,6 +95,8 @@ audit: $(STAMP)
 
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=chapters/NAME.ipynb"; exit 2; }
+	# the parameters cell is generated from ctdepth_lib/parameters.yaml
+	$(BIN)/python -m ctdepth_lib params --write "$(NB)"
 	$(BIN)/jupyter execute --inplace --timeout=900 "$(NB)"
 	# no per-cell execution timestamps in a committed notebook: they make every re-execution a noisy diff
 	$(BIN)/python -m ctdepth_lib strip "$(NB)"
