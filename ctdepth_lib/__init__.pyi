@@ -53,11 +53,21 @@ from .gradients import (
 )
 from .information import (
     TRACE_METHODS as TRACE_METHODS,
+    XOR_CENTRES as XOR_CENTRES,
+    XOR_LABELS as XOR_LABELS,
+    best_linear_accuracy as best_linear_accuracy,
     coarse_grained_mutual_information as coarse_grained_mutual_information,
+    fold_field as fold_field,
+    fold_step_mutual_information as fold_step_mutual_information,
+    folded_fraction as folded_fraction,
+    gaussian_mixture_bayes_accuracy as gaussian_mixture_bayes_accuracy,
+    gaussian_mixture_mutual_information as gaussian_mixture_mutual_information,
     knn_entropy as knn_entropy,
     knn_mutual_information as knn_mutual_information,
     linear_readout_accuracy as linear_readout_accuracy,
     log_density_change as log_density_change,
+    xor_blobs as xor_blobs,
+    xor_mixture as xor_mixture,
 )
 from .invariants import (
     angular_momentum as angular_momentum,
