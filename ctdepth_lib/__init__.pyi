@@ -88,6 +88,13 @@ from .jacobians import (
     state_jacobian as state_jacobian,
     step_norm_product as step_norm_product,
 )
+from .lagrange import (
+    action as action,
+    control_gradient as control_gradient,
+    control_gradient_fd as control_gradient_fd,
+    euler_lagrange_residuals as euler_lagrange_residuals,
+    lagrangian as lagrangian,
+)
 from .leaky_limit import (
     leaky_limit_closed_form as leaky_limit_closed_form,
 )
