@@ -172,8 +172,8 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         raise ValueError(
             f"registry entry {raw['id']!r}: reproduce must be one of {{rel: r}}, {{abs: a}}, {{below: b}}; got {rep!r}"
         )
-    kind, tol = next(iter(rep.items()))
-    if not isinstance(tol, (int, float)) or tol < 0 or (kind != "rel" and tol == 0):
+    rep_kind, tol = next(iter(rep.items()))
+    if not isinstance(tol, (int, float)) or tol < 0 or (rep_kind != "rel" and tol == 0):
         raise ValueError(f"registry entry {raw['id']!r}: reproduce tolerance must be a number >= 0; got {tol!r}")
     digits = raw.get("digits", 4)
     if not isinstance(digits, int) or not 1 <= digits <= 5:
@@ -204,7 +204,7 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         op=str(thr["op"]),
         value=float(thr["value"]),
         target=float(thr["target"]) if "target" in thr else None,
-        reproduce=(str(kind), float(tol)),
+        reproduce=(str(rep_kind), float(tol)),
         digits=digits,
         naive=naive,
         kind=str(kind),
