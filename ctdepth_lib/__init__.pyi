@@ -118,6 +118,7 @@ from .near_identity import (
     TANH as TANH,
     NearIdentityField as NearIdentityField,
     Nonlinearity as Nonlinearity,
+    cubic_nonlinearity as cubic_nonlinearity,
     leaky_relu_nonlinearity as leaky_relu_nonlinearity,
     near_identity_divergence as near_identity_divergence,
     near_identity_field as near_identity_field,
