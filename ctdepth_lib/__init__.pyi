@@ -15,13 +15,21 @@ from .bench.cost import (
     gradient_cost as gradient_cost,
     start_measuring_process as start_measuring_process,
 )
+from .conv_network import (
+    NearIdentityConvNet as NearIdentityConvNet,
+    digit_split as digit_split,
+    relative_layer_changes as relative_layer_changes,
+)
 from .convergence import (
     convergence_order as convergence_order,
 )
 from .data import (
+    DataFileError as DataFileError,
     Dataset as Dataset,
     check_dataset as check_dataset,
     digits_dataset as digits_dataset,
+    disc_annulus_dataset as disc_annulus_dataset,
+    mnist_digits as mnist_digits,
     moons_dataset as moons_dataset,
     split_standardize as split_standardize,
 )
@@ -157,6 +165,18 @@ from .runtime import (
 from .solvers import (
     SOLVER_METHODS as SOLVER_METHODS,
     odeint as odeint,
+)
+from .topology import (
+    FoldSummary as FoldSummary,
+    FreeLayerClassifier as FreeLayerClassifier,
+    FreeLayerTraining as FreeLayerTraining,
+    PiecewiseConstantField as PiecewiseConstantField,
+    disc_grid as disc_grid,
+    error_by_distance as error_by_distance,
+    fold_summary as fold_summary,
+    layer_jacobian_dets as layer_jacobian_dets,
+    nearest_distance as nearest_distance,
+    train_free_layer_classifier as train_free_layer_classifier,
 )
 from .training import (
     RestartResult as RestartResult,
