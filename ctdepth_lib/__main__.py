@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from .book import registered_notebooks, toc_notebooks
 
@@ -189,6 +190,15 @@ def _dispatch(argv: list[str]) -> int:
     return int(args.func(args))
 
 
+def _chapter_options(parser: argparse.ArgumentParser, *, out: str, out_help: str, func: Any) -> None:
+    """The options of a subcommand that executes chapters: which, where to, how many at a time."""
+    parser.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
+    parser.add_argument("--out", default=out, help=f"{out_help} (default: {out})")
+    parser.add_argument("--jobs", type=int, default=2, help="chapters executed at the same time (default: 2)")
+    parser.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
+    parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -214,23 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
         "audit-numerics",
         help="execute chapters down several floating-point paths; list outputs that differ and the rule covering each",
     )
-    p_audit.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
+    _chapter_options(p_audit, out="_build/audit", out_help="folder of the executed runs", func=_audit)
     p_audit.add_argument("--paths", nargs="+", metavar="PATH", help="numerics paths (default: all the CPU offers)")
-    p_audit.add_argument("--out", default="_build/audit", help="folder of the executed runs (default: _build/audit)")
-    p_audit.add_argument("--jobs", type=int, default=2, help="executions at the same time (default: 2)")
-    p_audit.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
-    p_audit.set_defaults(func=_audit)
     p_verify = sub.add_parser(
         "verify",
         help="run the chapters changed since they last passed here with their quick parameters; every claim must hold (make book)",
     )
-    p_verify.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
-    p_verify.add_argument(
-        "--out", default="_build/fresh/book", help="fresh claim records and stamps (default: _build/fresh/book)"
-    )
-    p_verify.add_argument("--jobs", type=int, default=2, help="chapters executed at the same time (default: 2)")
-    p_verify.add_argument("--root", default=".", help="book root holding _toc.yml (default: .)")
-    p_verify.set_defaults(func=_verify)
+    _chapter_options(p_verify, out="_build/fresh/book", out_help="the runs and their stamps", func=_verify)
     p_numerics = sub.add_parser(
         "numerics",
         help="run a command with the environment of one numerics path of audit-numerics (make test's foreign passes)",

@@ -241,14 +241,16 @@ def check_trajectory(xs: Any, ps: Any = None, ts: Any = None, *, grid: bool = Tr
 
 
 # --------------------------------------------------------------------------- what user functions return
-def check_field_output(name: str, out: Any, x: torch.Tensor) -> None:
-    """The vector field must return a tensor of the state's shape and dtype."""
+def check_field_output(name: str, out: Any, x: torch.Tensor, call: str | None = None) -> None:
+    """The vector field must return a tensor of the state's shape and dtype (``call``: how the
+    message writes the call, default ``name(t, x)``)."""
+    call = call or f"{name}(t, x)"
     if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{name}(t, x) must return a torch.Tensor; got {type(out).__name__}")
+        raise TypeError(f"{call} must return a torch.Tensor; got {type(out).__name__}")
     if out.shape != x.shape:
-        raise ValueError(f"{name}(t, x) must return the shape of x {tuple(x.shape)}; got shape {tuple(out.shape)}")
+        raise ValueError(f"{call} must return the shape of x {tuple(x.shape)}; got shape {tuple(out.shape)}")
     if out.dtype != x.dtype:
-        raise TypeError(f"{name}(t, x) must return the dtype of x ({x.dtype}); got {out.dtype}")
+        raise TypeError(f"{call} must return the dtype of x ({x.dtype}); got {out.dtype}")
 
 
 def check_loss_value(value: Any) -> torch.Tensor:
@@ -262,14 +264,14 @@ def check_loss_value(value: Any) -> torch.Tensor:
     return value.reshape(())
 
 
-def _first_call_checked(name: str, f: Field, x: torch.Tensor) -> Field:
+def _first_call_checked(name: str, f: Field, x: torch.Tensor, call: str | None = None) -> Field:
     pending = True
 
-    def checked(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def checked(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         nonlocal pending
-        out = f(t, y)
+        out = f(a, b)
         if pending:
-            check_field_output(name, out, x)
+            check_field_output(name, out, x, call)
             pending = False
         return out
 
@@ -288,15 +290,16 @@ class _FirstCallCheckedModule(torch.nn.Module):
         return self._checked(t, x)
 
 
-def check_first_output(name: str, f: Field, x: torch.Tensor, *, module: bool = False) -> Field:
+def check_first_output(name: str, f: Field, x: torch.Tensor, *, module: bool = False, call: str | None = None) -> Field:
     """``f`` wrapped so that its *first real* evaluation must return a tensor of ``x``'s shape and dtype.
 
     Use it at a public face instead of a probe call ``f(t0, x0)``: no extra
     evaluation is made, and later calls pass straight through.  Under ``vmap``
     pass the shape one mapped call sees (e.g. ``x0[0]``).  ``module=True``
     returns an ``nn.Module`` holding ``f`` (and so its parameters), as
-    ``torchdiffeq.odeint_adjoint`` requires.
+    ``torchdiffeq.odeint_adjoint`` requires.  ``call`` is how a message writes a call of another
+    form (a control field ``"F(x, q)"``); ``f`` is always called with two arguments.
     """
     if module:
         return _FirstCallCheckedModule(name, f, x)
-    return _first_call_checked(name, f, x)
+    return _first_call_checked(name, f, x, call)

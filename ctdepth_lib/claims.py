@@ -29,12 +29,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ._resources import read_yaml
 from .outputs import below
 
 __all__ = [
@@ -221,11 +219,7 @@ def load_registry(path: str | Path | None = None) -> dict[str, Any]:
     Args:
         path: a registry file; default the ``claims.yaml`` shipped with the package.
     """
-    if path is None:
-        text = resources.files("ctdepth_lib").joinpath("claims.yaml").read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = read_yaml("claims.yaml", path)
     if not isinstance(data, Mapping) or not isinstance(data.get("claims"), list):
         raise ValueError(f"path: a registry holds a list `claims:`; {path or 'claims.yaml'} does not")
     return dict(data)

@@ -270,22 +270,7 @@ def control_gradient(F: Control, xs: torch.Tensor, ps: torch.Tensor, qs: torch.T
 def _first_control_checked(F: Control, x: torch.Tensor) -> Control:
     """``F(x, q)`` with its first evaluation checked to return a tensor of ``x``'s shape and dtype
     (no probe call: the first real evaluation is the one checked)."""
-    pending = True
-
-    def checked(y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        nonlocal pending
-        out = F(y, q)
-        if pending:
-            if not isinstance(out, torch.Tensor):
-                raise TypeError(f"F(x, q) must return a torch.Tensor; got {type(out).__name__}")
-            if out.shape != x.shape:
-                raise ValueError(f"F(x, q) must return the shape of x {tuple(x.shape)}; got shape {tuple(out.shape)}")
-            if out.dtype != x.dtype:
-                raise TypeError(f"F(x, q) must return the dtype of x ({x.dtype}); got {out.dtype}")
-            pending = False
-        return out
-
-    return checked
+    return check_first_output("F", F, x, call="F(x, q)")
 
 
 def _control_gradient(F: Control, xs: torch.Tensor, ps: torch.Tensor, qs: torch.Tensor) -> torch.Tensor:

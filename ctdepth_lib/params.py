@@ -19,11 +19,10 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ._resources import read_yaml
 
 __all__ = ["ChapterSpec", "Param", "Relation", "chapter_spec", "parameter_cell", "validate_parameters"]
 
@@ -211,11 +210,7 @@ def _parse_param(docname: str, name: str, raw: Any) -> Param:
 
 def load_specs(path: str | Path | None = None) -> dict[str, ChapterSpec]:
     """Every chapter's :class:`ChapterSpec`, by docname, from ``parameters.yaml`` (or ``path``)."""
-    if path is None:
-        text = resources.files("ctdepth_lib").joinpath("parameters.yaml").read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = read_yaml("parameters.yaml", path)
     if not isinstance(data, Mapping) or not isinstance(data.get("chapters"), Mapping):
         raise ValueError("parameters.yaml must hold a mapping `chapters:` of docname -> {parameters, requires}")
     specs = {}
