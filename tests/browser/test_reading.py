@@ -163,7 +163,7 @@ def test_claim_boxes_are_styled_by_source_and_exercises_fold_their_answers(nb: P
     boxes = re.findall(r'<div class="([^"]*\badmonition\b[^"]*)"', text)
     claim_boxes = [b for b in boxes if "ctdepth-claim" in b.split()]
     assert claim_boxes, f"{nb.stem}: no claim box carries a source style"
-    assert all(re.search(r"ctdepth-claim-(paper|reconstruction|correction|extension)", b) for b in claim_boxes)
+    assert all(re.search(r"ctdepth-claim-(paper|reconstruction|correction|extension|pitfall)", b) for b in claim_boxes)
     assert f'id="try-{nb.stem.replace("_", "-")}"' in text, f"{nb.stem}: no Try it yourself target"
     answers = [b for b in boxes if "dropdown" in b.split()]
     assert len(answers) >= 2, f"{nb.stem}: {len(answers)} folded answers, expected two or more exercises"
