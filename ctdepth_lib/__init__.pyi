@@ -54,11 +54,21 @@ from .gradients import (
 )
 from .information import (
     TRACE_METHODS as TRACE_METHODS,
+    XOR_CENTRES as XOR_CENTRES,
+    XOR_LABELS as XOR_LABELS,
+    best_linear_accuracy as best_linear_accuracy,
     coarse_grained_mutual_information as coarse_grained_mutual_information,
+    fold_field as fold_field,
+    fold_step_mutual_information as fold_step_mutual_information,
+    folded_fraction as folded_fraction,
+    gaussian_mixture_bayes_accuracy as gaussian_mixture_bayes_accuracy,
+    gaussian_mixture_mutual_information as gaussian_mixture_mutual_information,
     knn_entropy as knn_entropy,
     knn_mutual_information as knn_mutual_information,
     linear_readout_accuracy as linear_readout_accuracy,
     log_density_change as log_density_change,
+    xor_blobs as xor_blobs,
+    xor_mixture as xor_mixture,
 )
 from .invariants import (
     angular_momentum as angular_momentum,
@@ -78,6 +88,13 @@ from .jacobians import (
     log_norm_profile as log_norm_profile,
     state_jacobian as state_jacobian,
     step_norm_product as step_norm_product,
+)
+from .lagrange import (
+    action as action,
+    control_gradient as control_gradient,
+    control_gradient_fd as control_gradient_fd,
+    euler_lagrange_residuals as euler_lagrange_residuals,
+    lagrangian as lagrangian,
 )
 from .leaky_limit import (
     leaky_limit_closed_form as leaky_limit_closed_form,
@@ -102,6 +119,7 @@ from .near_identity import (
     TANH as TANH,
     NearIdentityField as NearIdentityField,
     Nonlinearity as Nonlinearity,
+    cubic_nonlinearity as cubic_nonlinearity,
     leaky_relu_nonlinearity as leaky_relu_nonlinearity,
     near_identity_divergence as near_identity_divergence,
     near_identity_field as near_identity_field,

@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.set_defaults(func=_audit)
     p_verify = sub.add_parser(
         "verify",
-        help="execute the chapters changed since they last passed and compare with the committed outputs (make book)",
+        help="run the chapters changed since they last passed here with their quick parameters; every claim must hold (make book)",
     )
     p_verify.add_argument("chapters", nargs="*", metavar="CHAPTER", help="chapters/X.ipynb, a stem X, or all (default)")
     p_verify.add_argument(

@@ -172,8 +172,8 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         raise ValueError(
             f"registry entry {raw['id']!r}: reproduce must be one of {{rel: r}}, {{abs: a}}, {{below: b}}; got {rep!r}"
         )
-    kind, tol = next(iter(rep.items()))
-    if not isinstance(tol, (int, float)) or tol < 0 or (kind != "rel" and tol == 0):
+    rep_kind, tol = next(iter(rep.items()))
+    if not isinstance(tol, (int, float)) or tol < 0 or (rep_kind != "rel" and tol == 0):
         raise ValueError(f"registry entry {raw['id']!r}: reproduce tolerance must be a number >= 0; got {tol!r}")
     digits = raw.get("digits", 4)
     if not isinstance(digits, int) or not 1 <= digits <= 5:
@@ -204,7 +204,7 @@ def _parse_claim(raw: Mapping[str, Any]) -> Claim:
         op=str(thr["op"]),
         value=float(thr["value"]),
         target=float(thr["target"]) if "target" in thr else None,
-        reproduce=(str(kind), float(tol)),
+        reproduce=(str(rep_kind), float(tol)),
         digits=digits,
         naive=naive,
         kind=str(kind),
@@ -281,19 +281,20 @@ def _jsonable(value: Any) -> Any:
 def badge(claim: Claim, verdict: str, shown: str) -> str:
     """The record as the book shows it: a one-line badge in the page's margin, linked to the claim's box.
 
-    ``✓ 1b · 1.003 · |x − 1| ≤ 0.1`` (the full record is its tooltip); on narrow screens and in
-    print it sits inline, small, where the check ran.
+    ``1b holds · 1.003 · |x − 1| ≤ 0.1`` (the full record is its tooltip); on narrow screens and in
+    print it sits inline, small, where the check ran. Words, not a glyph: a check mark renders as an
+    empty box where the reader's fonts lack it.
     """
     from html import escape
 
-    mark = "✓" if verdict == "pass" else "✗"
+    mark = "holds" if verdict == "pass" else "FAILS"
     tip = escape(
         f"claim {claim.id} ({claim.source}, {claim.kind}): {claim.quantity} = {shown}; threshold {claim.threshold}"
     )
     return (
         f'<div class="margin ctdepth-badge ctdepth-badge-{verdict}" title="{tip}">'
-        f'<span class="ctdepth-badge-mark">{mark}</span> '
         f'<a class="ctdepth-badge-id" href="#box-{escape(claim.id.lower())}">{escape(claim.id)}</a> '
+        f'<span class="ctdepth-badge-mark">{mark}</span> '
         f'<span class="ctdepth-badge-value">{escape(shown)}</span> '
         f'<span class="ctdepth-badge-threshold">{escape(claim.threshold)}</span></div>'
     )

@@ -3,14 +3,17 @@
 A feedforward layer ``x_{n+1} = σ(W_n x_n + b_n)`` with weights close to the
 identity, ``W_n = I + h A(t_n)``, a small bias ``b_n = h c(t_n)`` and a weak
 elementwise nonlinearity ``σ_h(z) = z + h g(z)`` is a consistent one-step method
-for the equation the book studies (our reconstruction of Ruseckas,
-arXiv:1909.03767, claim 3 — only the abstract and the opening of the introduction are available)::
+for the equation of Ruseckas, arXiv:1909.03767, as the author's talk of 28 October 2019
+states it (slides 17–19: ``dx/dt = w(t)x + b(t) + g(x)`` and the network
+``x_{l+1} = h(W_l x_l + B_l)`` with ``h(x) = x + Δt g(x)``, ``W_l = I + Δt w_l``,
+``B_l = Δt b_l``)::
 
     dx/dt = A(t) x + c(t) + g(x).
 
-The network step is a *Lie–Trotter splitting* — one Euler substep of the linear
-part, then one of the nonlinear part — not the Euler method: it differs from
-Euler by ``h² g′(x) ⊙ (A x + c) + O(h³)`` per step (:func:`euler_step_difference`).
+The network step is the talk's Euler step "with a second-order error" (slide 18), a
+*Lie–Trotter splitting* — one Euler substep of the linear part, then one of the nonlinear
+part — not the Euler method: it differs from Euler by ``h² g′(x) ⊙ (A x + c) + O(h³)``
+per step (:func:`euler_step_difference`).
 This module holds the network (:func:`feedforward_unroll`) and its layer maps
 (:func:`feedforward_layers`), the exact-subflow splitting schemes the chapter compares
 (:func:`splitting_unroll`) and the O(1)-nonlinearity network that has no ODE limit
@@ -25,7 +28,9 @@ closed-form leaky-ReLU limit :mod:`ctdepth_lib.leaky_limit` (NumPy only); the tr
 
 Shapes: ``x0`` is ``(d,)`` or ``(batch, d)``; ``A(t)`` is ``(d, d)`` and ``c(t)`` is ``(d,)``.
 
-References: Duan, Li, Ji & Cai, *Vanilla feedforward neural networks as a discretization of dynamical systems*,
+References: J. Ruseckas, *Differential equations and neural networks*, talk, 28 October 2019,
+slides 17–19 — the equation and the network;
+Duan, Li, Ji & Cai, *Vanilla feedforward neural networks as a discretization of dynamical systems*,
 arXiv:2209.10909 (2022) — feedforward networks as splitting schemes;
 Hairer, Lubich & Wanner, *Geometric Numerical Integration*, §II.5 (splitting methods).
 """
@@ -164,7 +169,7 @@ def feedforward_unroll(
         ValueError: ``A(t)`` not square or not ``(d, d)``, ``c(t)`` not ``(d,)``, ``g`` not
             elementwise, or (with ``max_deviation``) a step too large — naming the argument.
 
-    Reference: our reconstruction of Ruseckas (2019), claim 3; Duan et al. (2022).
+    Reference: Ruseckas (2019), talk, slides 17–19; Duan et al. (2022).
     """
     _check_network(A, c, g, x0, ts)
     check_type("reverse", reverse, bool, "a bool")
@@ -264,7 +269,10 @@ def strong_feedforward_unroll(
 
     ``W_n = I + h A(t_n)``, ``b_n = h c(t_n)`` as in :func:`feedforward_unroll`, but
     ``σ`` (e.g. ``tanh``) is *not* close to the identity, so each layer moves ``x``
-    by O(1) and the scheme is consistent with no ODE (claim F4).
+    by O(1) when ``x`` is O(1): the scheme has no ODE limit at O(1) amplitude (claim F4).
+    At small amplitude it has one: with ``x = √h y`` and the bias scaled as ``b_n = h^{3/2} c``
+    (pass ``c = √h c``), ``tanh u = u − u³/3 + O(u⁵)`` makes it a first-order scheme for
+    ``dy/dt = A(t)y + c(t) − y³/3`` (claim F4-small-signal).
 
     Args:
         A, c: as for :func:`feedforward_unroll`; sigma: elementwise activation.

@@ -2,11 +2,14 @@
 
 A near-identity feedforward network (:mod:`ctdepth_lib.feedforward`) with weights
 ``W_n = I + h A(t_n)``, bias ``b_n = h c(t_n)`` and activation ``σ_h(z) = z + h g(z)``
-converges to this equation (our reconstruction of Ruseckas, arXiv:1909.03767, claim 3).
+converges to this equation: the equation ``dx/dt = w(t)x + b(t) + g(x)`` and the network
+``x_{l+1} = h(W_l x_l + B_l)`` of Ruseckas, arXiv:1909.03767, as the author's talk of
+28 October 2019 states them (slides 17–19; ``w = A``, ``b = c``, ``Δt = h``).
 This module holds the ODE side:
 
 - the weak elementwise nonlinearities ``g`` with their derivatives ``g′`` and exact flows
-  (:class:`Nonlinearity`, :data:`TANH`, :func:`leaky_relu_nonlinearity`);
+  (:class:`Nonlinearity`, :data:`TANH`, :func:`leaky_relu_nonlinearity`, and the talk's
+  example ``g(x) = −γx³``, :func:`cubic_nonlinearity`);
 - the limit field ``f(t, x) = A(t)x + c(t) + g(x)`` (:func:`near_identity_field`) and
   Hamilton's equations ``dp/dt = −p (A(t) + diag g′(x))`` in closed form
   (:func:`near_identity_momentum_field`);
@@ -16,8 +19,10 @@ This module holds the ODE side:
 Shapes: ``x`` is ``(d,)`` or ``(batch, d)``; ``A(t)`` is ``(d, d)`` and ``c(t)`` is ``(d,)`` for a
 0-d tensor ``t``.
 
-References: Duan, Li, Ji & Cai, *Vanilla feedforward neural networks as a discretization of dynamical systems*,
-arXiv:2209.10909 (2022); G. Söderlind, *The logarithmic norm. History and modern theory*, BIT 46 (2006).
+References: J. Ruseckas, *Differential equations and neural networks*, talk, 28 October 2019
+(slides 17–19); Duan, Li, Ji & Cai, *Vanilla feedforward neural networks as a discretization of
+dynamical systems*, arXiv:2209.10909 (2022); G. Söderlind, *The logarithmic norm. History and
+modern theory*, BIT 46 (2006).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "TANH",
     "NearIdentityField",
     "Nonlinearity",
+    "cubic_nonlinearity",
     "leaky_relu_nonlinearity",
     "near_identity_divergence",
     "near_identity_field",
@@ -111,6 +117,46 @@ def leaky_relu_nonlinearity(alpha: float) -> Nonlinearity:
         return torch.where(z < 0, z * torch.exp(-a * torch.as_tensor(s, dtype=z.dtype)), z)
 
     return Nonlinearity(f"leaky(α={a:g})", g, dg, flow, homogeneous=True)
+
+
+def cubic_nonlinearity(gamma: float) -> Nonlinearity:
+    """``g(z) = −γ z³``: the talk's example of a weak nonlinearity, with ``g′`` and its exact flow.
+
+    With it the limit is the talk's forward equation (Ruseckas 2019, talk, slide 17)::
+
+        dx_i/dt = Σ_j w_ij(t) x_j + b_i(t) − γ x_i³,
+        −da_i/dt = Σ_j a_j w_ji(t) − 3γ x_i² a_i          (backward: the momentum a = p),
+
+    and the network's activation is ``h(z) = z + Δt g(z) = z − γ Δt z³`` (slide 19).
+    ``g′(z) = −3γ z²``.  The exact flow of ``dz/ds = −γ z³`` follows from
+    ``d(z⁻²)/ds = 2γ``: ``φ_s(z) = z / √(1 + 2γ s z²)``, defined for ``s ≥ 0`` (and for
+    ``s < 0`` while ``1 + 2γ s z² > 0``; beyond that the backward flow has blown up and the
+    result is NaN).  A standard ``tanh`` layer at small amplitude is this activation with
+    ``γ = 1/3``, since ``tanh u = u − u³/3 + O(u⁵)``.  ``g`` is homogeneous of degree 3,
+    not 1, so Noether's ``p·x`` law does not apply (``homogeneous=False``).
+
+    Args:
+        gamma: the strength ``γ``, a finite real number ``≥ 0`` (``γ > 0`` damps every coordinate).
+
+    Returns:
+        A :class:`Nonlinearity` named ``"cubic(γ=…)"``; ``g``, ``dg`` and ``flow`` act
+        elementwise on tensors of any shape.
+
+    Reference: J. Ruseckas, *Differential equations and neural networks*, talk, 28 October 2019,
+    slides 17–19.
+    """
+    gam = check_real("gamma", gamma, low=0.0)
+
+    def g(z: torch.Tensor) -> torch.Tensor:
+        return -gam * z**3
+
+    def dg(z: torch.Tensor) -> torch.Tensor:
+        return -3.0 * gam * z**2
+
+    def flow(z: torch.Tensor, s: float | torch.Tensor) -> torch.Tensor:
+        return z / torch.sqrt(1.0 + 2.0 * gam * torch.as_tensor(s, dtype=z.dtype) * z**2)
+
+    return Nonlinearity(f"cubic(γ={gam:g})", g, dg, flow)
 
 
 # --------------------------------------------------------------------------- argument checks (shared with feedforward)

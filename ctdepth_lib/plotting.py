@@ -36,6 +36,9 @@ COLORS: dict[str, str] = {
     "control": "#7f7f7f",  # a control that must fail (broken symmetry, …)
     "class0": "#4c72b0",  # data points of class 0
     "class1": "#dd8452",  # data points of class 1
+    "trace": "#d62728",  # the instantaneous change of variables (−E[Δ log P] along the flow)
+    "knn": "#2ca02c",  # k-nearest-neighbour estimates (entropy, mutual information)
+    "readout": "#ff7f0e",  # accuracy of a linear read-out of the state
 }
 
 #: One line style per method, so that methods of similar colour stay apart in grey scale too.
@@ -57,6 +60,9 @@ DASHES: dict[str, str] = {
     "control": ":",
     "class0": "-",
     "class1": "--",
+    "trace": "-",
+    "knn": "--",
+    "readout": "-",
 }
 
 _RC = {

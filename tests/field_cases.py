@@ -75,7 +75,7 @@ class TanhField(torch.nn.Module):
 
 
 _SCIENCE_MODULES = (
-    "solvers", "resnet", "fields", "momenta", "gradients", "finite_differences", "phase_space", "jacobians",
+    "solvers", "resnet", "fields", "momenta", "gradients", "finite_differences", "phase_space", "jacobians", "lagrange",
     "invariants", "near_identity", "feedforward", "leaky_limit", "models", "training",
 )  # fmt: skip
 

@@ -55,11 +55,13 @@ def test_every_figure_has_a_caption(nb: Path) -> None:
 @pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_claim_boxes_name_the_registered_source(nb: Path) -> None:
     reg = claims.registry()
+    # "Claim 1b (paper) — …" or, for a box of one idea with several claims, "Claims L2, L2-volume (correction) — …":
+    # the source named is the first id's
     boxes = [
-        (m.group(1), m.group(2))
+        (m.group(1).split(",")[0].strip(), m.group(2))
         for c in _cells(nb)
         if c["cell_type"] == "markdown"
-        for m in re.finditer(r"admonition\}\s*Claim ([\w.-]+) \(([^)]*)\)", _src(c))
+        for m in re.finditer(r"admonition\}\s*Claims? ([\w.-]+(?:,\s*[\w.-]+)*) \(([^)]*)\)", _src(c))
     ]
     assert boxes, "a chapter states its claims in admonition boxes"
     for cid, text in boxes:

@@ -8,6 +8,7 @@ tolerance); the seeds are fixed.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -19,11 +20,21 @@ from scipy.stats import multivariate_normal, norm
 from sklearn.feature_selection import mutual_info_classif
 
 from ctdepth_lib.information import (
+    XOR_CENTRES,
+    XOR_LABELS,
+    best_linear_accuracy,
     coarse_grained_mutual_information,
+    fold_field,
+    fold_step_mutual_information,
+    folded_fraction,
+    gaussian_mixture_bayes_accuracy,
+    gaussian_mixture_mutual_information,
     knn_entropy,
     knn_mutual_information,
     linear_readout_accuracy,
     log_density_change,
+    xor_blobs,
+    xor_mixture,
 )
 
 DT = torch.float64
@@ -69,9 +80,6 @@ def mixture_mi_2d(classes: list[tuple[float, list[tuple[np.ndarray, np.ndarray]]
     logpi = np.log([pi for pi, _ in classes])[:, None]
     logp = logsumexp(logpi + logpc, axis=0)
     return float(np.sum(wts * np.sum(np.exp(logpi + logpc) * (logpc - logp), axis=0)))
-
-
-XOR_CENTRES = np.array([(1.0, 1.0), (-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0)])  # labels 0, 0, 1, 1
 
 
 def xor_sample(n: int, seed: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -347,6 +355,178 @@ def test_log_density_change_is_differentiable_in_the_field_parameters() -> None:
     assert float(grad[1, 0]) == pytest.approx((up - down) / (2 * h), abs=1e-7)
 
 
+# --- the XOR blobs and exact references for Gaussian mixtures ----------------------------------------------------
+
+
+def test_xor_blobs_are_the_four_blobs_with_parity_labels() -> None:
+    x, y = xor_blobs(4000, sigma=0.5, seed=1)
+    assert x.shape == (4000, 2) and x.dtype == np.float64 and y.dtype == np.int64
+    np.testing.assert_array_equal((x, y)[0], xor_sample(4000, 1, 0.5)[0])  # the construction the tests use
+    tiny, labels = xor_blobs(500, sigma=1e-6, seed=2)
+    np.testing.assert_array_equal(labels, (tiny[:, 0] * tiny[:, 1] < 0).astype(np.int64))  # quadrant parity
+    # moments of the mixture: mean 0, covariance (1 + σ²) I; 4000 samples, 5 standard errors
+    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=5 * math.sqrt(1.25 / 4000))
+    np.testing.assert_allclose(np.cov(x, rowvar=False), 1.25 * np.eye(2), atol=0.12)
+    assert np.array_equal(xor_blobs(10, seed=3)[0], xor_blobs(10, seed=3)[0])
+
+
+def test_xor_mixture_pushes_means_and_covariances() -> None:
+    m = np.array([[2.0, 0.5], [-0.3, 1.0]])
+    means, covs, labels = xor_mixture(0.4, m)
+    np.testing.assert_allclose(means, XOR_CENTRES @ m.T, rtol=1e-15)
+    np.testing.assert_allclose(covs, np.repeat((0.16 * m @ m.T)[None], 4, axis=0), rtol=1e-15)
+    np.testing.assert_array_equal(labels, XOR_LABELS)
+    means0, covs0, _ = xor_mixture(0.4)
+    np.testing.assert_array_equal(means0, XOR_CENTRES)
+    np.testing.assert_allclose(covs0, np.repeat(0.16 * np.eye(2)[None], 4, axis=0))
+
+
+def test_mixture_mi_in_2d_reduces_to_the_1d_quadrature() -> None:
+    # Two classes N((±0.75, 0), I): the second coordinate carries nothing, so the 2-D tensor rule must
+    # give the 1-D adaptive quadrature (scipy.integrate.quad) of N(±0.75, 1).
+    means = np.array([[0.75, 0.0], [-0.75, 0.0]])
+    covs = np.repeat(np.eye(2)[None], 2, axis=0)
+    ref = mixture_mi_1d([0.75, -0.75], 1.0, [0.5, 0.5])
+    assert gaussian_mixture_mutual_information(means, covs, np.array([0, 1])) == pytest.approx(ref, abs=1e-9)
+    one_d = gaussian_mixture_mutual_information(means[:, :1], covs[:, :1, :1], np.array([0, 1]))
+    assert one_d == pytest.approx(ref, abs=1e-9)
+
+
+def test_mixture_mi_three_weighted_classes_1d() -> None:
+    means = np.array([[-2.0], [0.0], [1.5]])
+    covs = np.full((3, 1, 1), 0.64)
+    weights = np.array([0.2, 0.3, 0.5])
+    est = gaussian_mixture_mutual_information(means, covs, np.array([0, 1, 2]), torch.tensor(weights))
+    assert est == pytest.approx(mixture_mi_1d([-2.0, 0.0, 1.5], 0.8, list(weights)), abs=1e-9)
+
+
+def test_mixture_mi_of_the_xor_blobs_monte_carlo_and_invariance() -> None:
+    # Independent reference: I = E[log p(X|Y)/p(X)] by Monte Carlo over 400 000 draws (5 standard errors).
+    x, y = xor_blobs(400_000, sigma=0.5, seed=5)
+    dens = np.array([multivariate_normal.pdf(x, c, 0.25 * np.eye(2)) for c in XOR_CENTRES])
+    p_class = np.array([0.5 * (dens[0] + dens[1]), 0.5 * (dens[2] + dens[3])])
+    log_ratio = np.log(p_class[y, np.arange(len(y))] / (0.5 * p_class.sum(axis=0)))
+    exact = gaussian_mixture_mutual_information(*xor_mixture(0.5))
+    assert exact == pytest.approx(log_ratio.mean(), abs=5 * log_ratio.std() / math.sqrt(len(y)))
+    assert exact == pytest.approx(xor_mi(0.25), abs=1e-9)  # the tests' own Gauss–Legendre helper
+    # an invertible linear map changes nothing (a theorem; the rule resolves the sheared blobs)
+    shear = expm(1.5 * np.array([[0.6, 0.9], [-0.2, -0.3]]))
+    assert gaussian_mixture_mutual_information(*xor_mixture(0.5, shear)) == pytest.approx(exact, abs=1e-9)
+    assert gaussian_mixture_mutual_information(*xor_mixture(0.5), n_nodes=600) == pytest.approx(exact, abs=1e-10)
+
+
+def test_bayes_accuracy_closed_forms() -> None:
+    # XOR: the Bayes rule sign(x₁x₂) is right when both coordinates keep their blob's sign or both flip.
+    xor_exact = norm.cdf(2.0) ** 2 + norm.cdf(-2.0) ** 2
+    assert gaussian_mixture_bayes_accuracy(*xor_mixture(0.5)) == pytest.approx(xor_exact, abs=3e-4)
+    shear = np.array([[1.0, 0.8], [0.0, 0.6]])
+    assert gaussian_mixture_bayes_accuracy(*xor_mixture(0.5, shear)) == pytest.approx(xor_exact, abs=1e-3)
+    # two equal Gaussians N(±1, 0.8²): Φ(1/0.8); the kink on the boundary makes the error O(n_nodes⁻²)
+    two = (np.array([[1.0], [-1.0]]), np.full((2, 1, 1), 0.64), np.array([1, 0]))
+    assert gaussian_mixture_bayes_accuracy(*two) == pytest.approx(norm.cdf(1.0 / 0.8), abs=3e-4)
+    assert gaussian_mixture_bayes_accuracy(*two, n_nodes=3000) == pytest.approx(norm.cdf(1.0 / 0.8), abs=1e-5)
+
+
+def test_best_linear_accuracy_two_blobs_is_bayes() -> None:
+    # equal isotropic covariances: the best classifier is the bisecting line, accuracy Φ(Δ/2σ)
+    means = np.array([[0.5, 1.0], [-0.5, -1.0]])
+    covs = np.repeat(0.36 * np.eye(2)[None], 2, axis=0)
+    acc, w, b = best_linear_accuracy(means, covs, np.array([1, 0]))
+    delta = float(np.linalg.norm(means[0] - means[1]))
+    assert acc == pytest.approx(norm.cdf(delta / 1.2), abs=1e-9)
+    np.testing.assert_allclose(w, (means[0] - means[1]) / delta, atol=1e-5)  # larger label on the positive side
+    assert b == pytest.approx(0.0, abs=1e-5)
+
+
+def test_best_linear_accuracy_xor() -> None:
+    # By symmetry the best line cuts one blob off along a diagonal; its accuracy as a function of the
+    # offset b (projections √2 for the cut blob, 0 for the two of the other class, −√2) is maximised here
+    # by scipy's scalar minimiser: an independent reference.
+    from scipy.optimize import minimize_scalar
+
+    sigma, r2 = 0.5, math.sqrt(2.0)
+
+    def diagonal(b: float) -> float:
+        return 0.25 * norm.cdf((r2 - b) / sigma) + 0.25 * norm.cdf((-r2 - b) / sigma) + 0.5 * norm.cdf(b / sigma)
+
+    ref = -minimize_scalar(lambda b: -diagonal(b), bounds=(-1.0, 2.0), method="bounded", options={"xatol": 1e-12}).fun
+    acc, w, b = best_linear_accuracy(*xor_mixture(sigma))
+    assert acc == pytest.approx(ref, abs=1e-9)
+    assert acc < 0.75
+    assert best_linear_accuracy(*xor_mixture(0.05))[0] == pytest.approx(0.75, abs=1e-6)  # cut one blob cleanly
+    # the returned rule on a sample: its empirical accuracy matches (5 standard errors)
+    x, y = xor_blobs(400_000, sigma=sigma, seed=9)
+    emp = np.mean((x @ w > b).astype(np.int64) == y)
+    assert emp == pytest.approx(acc, abs=5 * math.sqrt(acc * (1 - acc) / len(y)))
+
+
+# --- a field whose Euler steps fold ----------------------------------------------------------------------------
+
+
+def test_fold_field_and_its_folded_fraction() -> None:
+    f = fold_field(1.0, 0.5)
+    x = torch.tensor(xor_blobs(3000, sigma=0.5, seed=4)[0])
+    assert torch.equal(f(torch.tensor(0.0), x), -torch.tanh(2.0 * x))
+    for n_steps, h in ((1, 1.0), (4, 0.25)):
+        ts = torch.linspace(0.0, 1.0, n_steps + 1)
+        xs = torch.stack([x] * (n_steps + 1))  # the states at which the blocks are evaluated
+        frac = folded_fraction(f, ts, xs)
+        det = np.prod(1.0 - 2.0 * h / np.cosh(2.0 * x.numpy()) ** 2, axis=1)  # diag Jacobian in closed form
+        np.testing.assert_array_equal(frac, np.full(n_steps, np.mean(det < 0)))
+    assert np.mean(det < 0) == 0.0  # h c / w = 1/2 ≤ 1: no fold
+    # h = 1: det < 0 iff exactly one coordinate lies in |x| < w arcosh(√2); population rate 2p(1 − p)
+    xc = 0.5 * math.acosh(math.sqrt(2.0))
+    p = 0.5 * (norm.cdf((xc - 1) / 0.5) - norm.cdf((-xc - 1) / 0.5)) * 2
+    frac1 = folded_fraction(f, torch.tensor([0.0, 1.0]), torch.stack([x, x]))[0]
+    assert frac1 == pytest.approx(2 * p * (1 - p), abs=5 * math.sqrt(0.25 / 3000))
+
+
+def test_fold_preimages_and_density() -> None:
+    from ctdepth_lib.information import _fold_density, _fold_map, _fold_preimages
+
+    hc, w = 1.0, 0.5
+    x = np.random.default_rng(6).normal(0.3, 1.0, 5000)
+    u = _fold_map(x, hc, w)
+    branches = _fold_preimages(u, hc, w)
+    found = np.zeros(len(u), dtype=bool)
+    for mask, xb in branches:
+        np.testing.assert_allclose(_fold_map(xb, hc, w), u[mask], atol=1e-12)  # preimages
+        found[mask] |= np.abs(xb - x[mask]) < 1e-9
+    assert found.all()  # each sample's own x is among its preimages
+    assert 0.1 < np.mean(branches[1][0]) < 0.9  # a real share of the points lies in the fold
+    # the density of g(X), X ~ N(1, 0.5²): integrates to 1 (adaptive quadrature, split at the fold values
+    # where it has integrable 1/√ singularities) and matches a histogram of 10⁶ pushed samples
+    xc = w * math.acosh(math.sqrt(hc / w))
+    u_lo, u_hi = float(_fold_map(np.array(xc), hc, w)), float(_fold_map(np.array(-xc), hc, w))
+
+    def q(v: float) -> float:
+        return float(_fold_density(np.array([v]), (1.0,), 0.5, hc, w)[0, 0])
+
+    total = sum(
+        integrate.quad(q, a, b, limit=400, epsabs=1e-10)[0] for a, b in ((-6.0, u_lo), (u_lo, u_hi), (u_hi, 6.0))
+    )
+    assert total == pytest.approx(1.0, abs=1e-6)
+    n = 400_000
+    samples = _fold_map(np.random.default_rng(7).normal(1.0, 0.5, n), hc, w)
+    edges = np.linspace(-0.2, 0.8, 21)  # bins of 0.05 across the fold value u_hi
+    hist = np.histogram(samples, bins=edges)[0] / (n * 0.05)
+    exact = [integrate.quad(q, a, b, points=[u_hi] if a < u_hi < b else None)[0] / 0.05 for a, b in pairwise(edges)]
+    assert np.all(np.abs(hist - np.array(exact)) <= 5 * np.sqrt(np.array(exact) / (n * 0.05)))
+
+
+def test_fold_step_mutual_information() -> None:
+    exact = gaussian_mixture_mutual_information(*xor_mixture(0.5))
+    small, se_small = fold_step_mutual_information(0.25, n_samples=100_000, seed=1)
+    edge, _ = fold_step_mutual_information(0.5, n_samples=100_000, seed=1)
+    assert small == pytest.approx(exact, abs=5 * se_small)  # an injective step keeps I(Y; X)
+    assert edge == pytest.approx(small, abs=1e-9)  # same draws, same posterior: hc/w = 1 is still injective
+    folded, se = fold_step_mutual_information(1.0, n_samples=100_000, seed=1)
+    assert 0.0 < folded < exact - 0.3  # data processing, and the fold loses most of it
+    assert se < 1e-3
+    again, _ = fold_step_mutual_information(1.0, n_samples=100_000, seed=2)
+    assert again == pytest.approx(folded, abs=5 * math.sqrt(2) * se)
+
+
 # --- bad inputs: one table per public function ------------------------------------------------------------------------
 
 _X0 = torch.zeros(4, 2, dtype=DT)
@@ -479,3 +659,141 @@ def test_coarse_grained_mutual_information_rejects_bad_input(kwargs: dict, error
 def test_linear_readout_accuracy_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         linear_readout_accuracy(**({"x": _XS, "y": _YS} | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n": 0}, ValueError, r"n must be an integer >= 1"),
+        ({"n": 10.0}, TypeError, r"n must be an integer"),
+        ({"sigma": 0.0}, ValueError, r"sigma must be a finite number > 0"),
+        ({"sigma": "wide"}, TypeError, r"sigma must be a positive real number"),
+        ({"seed": -2}, ValueError, r"seed must be an integer >= 0"),
+    ],
+)
+def test_xor_blobs_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    args = {"n": 10} | kwargs
+    with pytest.raises(error, match=match):
+        xor_blobs(args.pop("n"), **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sigma": -1.0}, ValueError, r"sigma must be a finite number > 0"),
+        ({"matrix": [[1.0, 0.0], [0.0, 1.0]]}, TypeError, r"matrix must be a numpy\.ndarray or torch\.Tensor"),
+        ({"matrix": np.eye(3)}, ValueError, r"matrix must have shape \(2, 2\)"),
+        ({"matrix": np.array([[1.0, 2.0], [2.0, 4.0]])}, ValueError, r"matrix must be non-singular"),
+        ({"matrix": np.array([[1.0, np.nan], [0.0, 1.0]])}, ValueError, r"matrix must contain only finite"),
+    ],
+)
+def test_xor_mixture_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        xor_mixture(**({"sigma": 0.5} | kwargs))
+
+
+_MEANS, _COVS, _LABELS = xor_mixture(0.5)
+_MIXTURE_CASES = [
+    ({"means": _MEANS.tolist()}, TypeError, r"means must be a numpy\.ndarray or torch\.Tensor"),
+    (
+        {"means": np.zeros((4, 3)), "covariances": np.repeat(np.eye(3)[None], 4, 0)},
+        ValueError,
+        r"means must have shape \(m, d\) with d in",
+    ),
+    ({"covariances": _COVS.tolist()}, TypeError, r"covariances must be a numpy\.ndarray or torch\.Tensor"),
+    ({"covariances": _COVS[:3]}, ValueError, r"covariances must have shape \(m, d, d\) = \(4, 2, 2\)"),
+    ({"covariances": _COVS.astype(complex)}, TypeError, r"covariances must hold real numbers"),
+    ({"covariances": _COVS + np.array([[0.0, 0.1], [0.0, 0.0]])}, ValueError, r"covariances must be symmetric"),
+    ({"covariances": -_COVS}, ValueError, r"covariances must be positive definite"),
+    ({"covariances": np.full_like(_COVS, np.inf)}, ValueError, r"covariances must contain only finite"),
+    ({"labels": _LABELS.astype(float)}, TypeError, r"labels must hold integer class labels"),
+    ({"labels": np.zeros(4, dtype=int)}, ValueError, r"labels must hold at least two classes"),
+    ({"labels": _LABELS[:3]}, ValueError, r"labels must have shape \(n,\) = \(4,\)"),
+    ({"weights": [0.25] * 4}, TypeError, r"weights must be a numpy\.ndarray, a torch\.Tensor or None"),
+    ({"weights": np.full(3, 1 / 3)}, ValueError, r"weights must have shape \(m,\) = \(4,\)"),
+    ({"weights": np.full(4, 0.3)}, ValueError, r"weights must be finite, positive and sum to 1"),
+    ({"weights": np.array([1.0, 0.0, 0.0, 0.0])}, ValueError, r"weights must be finite, positive"),
+]
+
+
+@pytest.mark.parametrize("face", [gaussian_mixture_mutual_information, gaussian_mixture_bayes_accuracy])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        *_MIXTURE_CASES,
+        ({"n_nodes": 4}, ValueError, r"n_nodes must be an integer >= 8"),
+        ({"n_nodes": 300.0}, TypeError, r"n_nodes must be an integer"),
+    ],
+)
+def test_mixture_quadratures_reject_bad_input(face, kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        face(**({"means": _MEANS, "covariances": _COVS, "labels": _LABELS} | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        *_MIXTURE_CASES,
+        (
+            {"means": _MEANS[:, :1], "covariances": _COVS[:, :1, :1]},
+            ValueError,
+            r"means must have shape \(m, d\) with d in \(2,\)",
+        ),
+        ({"labels": np.array([0, 1, 2, 2])}, ValueError, r"labels must hold exactly two classes"),
+    ],
+)
+def test_best_linear_accuracy_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        best_linear_accuracy(**({"means": _MEANS, "covariances": _COVS, "labels": _LABELS} | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"strength": 0.0}, ValueError, r"strength must be a finite number > 0"),
+        ({"width": "narrow"}, TypeError, r"width must be a positive real number"),
+        ({"width": float("inf")}, ValueError, r"width must be a finite number > 0"),
+    ],
+)
+def test_fold_field_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        fold_field(**kwargs)
+
+
+_FX = torch.zeros(2, 5, 2, dtype=DT)
+_FTS = torch.tensor([0.0, 1.0], dtype=DT)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"f": None}, TypeError, r"f must be callable"),
+        ({"xs": _FX[:, 0]}, ValueError, r"xs must have shape \(N \+ 1, batch, d\)"),
+        ({"xs": _FX.numpy()}, TypeError, r"xs must be a torch\.Tensor"),
+        ({"ts": torch.tensor([0.0, 1.0, 2.0], dtype=DT)}, ValueError, r"ts"),
+        ({"f": lambda t, x: x[..., :1]}, ValueError, r"f\(t, x\) must return the shape of x"),
+    ],
+)
+def test_folded_fraction_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    args = {"f": fold_field(), "ts": _FTS, "xs": _FX} | kwargs
+    with pytest.raises(error, match=match):
+        folded_fraction(args["f"], args["ts"], args["xs"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"step": 0.0}, ValueError, r"step must be a finite number > 0"),
+        ({"step": None}, TypeError, r"step must be a positive real number"),
+        ({"sigma": -0.5}, ValueError, r"sigma must be a finite number > 0"),
+        ({"strength": float("nan")}, ValueError, r"strength must be a finite number > 0"),
+        ({"width": 0}, ValueError, r"width must be a finite number > 0"),
+        ({"n_samples": 10}, ValueError, r"n_samples must be an integer >= 100"),
+        ({"n_samples": 1e5}, TypeError, r"n_samples must be an integer"),
+        ({"seed": -1}, ValueError, r"seed must be an integer >= 0"),
+    ],
+)
+def test_fold_step_mutual_information_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    args = {"step": 1.0, "n_samples": 200} | kwargs
+    with pytest.raises(error, match=match):
+        fold_step_mutual_information(args.pop("step"), **args)

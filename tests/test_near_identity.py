@@ -34,6 +34,74 @@ def test_exact_subflows_against_closed_forms():
     assert torch.allclose(leaky.dg(z), torch.where(z < 0, -2.0, 0.0).to(DT))
 
 
+def test_cubic_nonlinearity_against_closed_forms():
+    """g = −γz³, g′ = −3γz² (against autograd), and the flow z/√(1 + 2γ s z²) (against SciPy)."""
+    gamma = 0.7
+    cubic = cl.cubic_nonlinearity(gamma)
+    z = torch.linspace(-2.5, 2.5, 41, dtype=DT, requires_grad=True)
+    assert torch.allclose(cubic(z), -gamma * z**3, rtol=0, atol=0)
+    (grad,) = torch.autograd.grad(cubic(z).sum(), z)
+    assert torch.allclose(cubic.dg(z.detach()), grad, rtol=1e-15, atol=1e-15)
+    assert torch.allclose(cubic.dg(z.detach()), -3 * gamma * z.detach() ** 2, rtol=1e-15, atol=0)
+    zd = z.detach()
+    sol = solve_ivp(lambda s, y: -gamma * y**3, (0.0, 0.9), zd.numpy(), rtol=1e-13, atol=1e-13, method="DOP853")
+    assert np.allclose(cubic.flow(zd, 0.9).numpy(), sol.y[:, -1], rtol=1e-10, atol=1e-12)
+    # a flow: φ_0 = id and φ_s ∘ φ_r = φ_{s+r}, also with a tensor time
+    assert torch.equal(cubic.flow(zd, 0.0), zd)
+    assert torch.allclose(cubic.flow(cubic.flow(zd, 0.3), torch.tensor(0.5, dtype=DT)), cubic.flow(zd, 0.8), rtol=1e-14)
+    assert cubic.name == "cubic(γ=0.7)" and not cubic.homogeneous
+    zero = cl.cubic_nonlinearity(0)  # γ = 0: no nonlinearity, the flow is the identity
+    assert torch.equal(zero(zd), torch.zeros_like(zd)) and torch.equal(zero.flow(zd, 5.0), zd)
+
+
+def test_cubic_network_is_the_talks_network_and_converges_at_order_one(coeffs):
+    """x_{l+1} = h(W_l x_l + B_l), h(x) = x − γΔt x³, W_l = I + Δt w_l, B_l = Δt b_l (talk, slide 19),
+    written out in NumPy, equals feedforward_unroll; it converges at order 1 to the talk's forward
+    equation dx_i/dt = Σ_j w_ij x_j + b_i − γx_i³ (SciPy), and Strang with the exact flow at order 2."""
+    A, c, x0, A_np, c_np = coeffs
+    gamma = 1 / 3
+    cubic = cl.cubic_nonlinearity(gamma)
+    ref = solve_ivp(
+        lambda t, y: A_np(t) @ y + c_np(t) - gamma * y**3,
+        (0.0, 1.0),
+        x0.numpy(),
+        rtol=1e-13,
+        atol=1e-13,
+        method="DOP853",
+    ).y[:, -1]
+    x = x0.numpy()
+    dt = 1.0 / 64
+    for n in range(64):
+        u = (np.eye(D) + dt * A_np(n * dt)) @ x + dt * c_np(n * dt)
+        x = u - gamma * dt * u**3
+    with torch.no_grad():
+        net = cl.feedforward_unroll(A, c, cubic, x0, grid(64))[-1].numpy()
+        assert np.allclose(net, x, rtol=1e-13, atol=1e-14)
+        ns = [64, 128, 256, 512]
+        hs = np.array([1.0 / n for n in ns])
+        err = [np.linalg.norm(cl.feedforward_unroll(A, c, cubic, x0, grid(n))[-1].numpy() - ref) for n in ns]
+        strang = [
+            np.linalg.norm(cl.splitting_unroll(A, c, cubic, x0, grid(n), scheme="strang")[-1].numpy() - ref) for n in ns
+        ]
+    assert abs(cl.convergence_order(hs, err) - 1) < 0.05
+    assert abs(cl.convergence_order(hs, strang) - 2) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("gamma", "error", "match"),
+    [
+        (-0.5, ValueError, r"^gamma must be a finite number >= 0"),
+        (float("inf"), ValueError, r"^gamma must be a finite number >= 0"),
+        (float("nan"), ValueError, r"^gamma must be a finite number >= 0"),
+        ("1.0", TypeError, r"^gamma must be a real number >= 0"),
+        (True, TypeError, r"^gamma must be a real number >= 0"),
+    ],
+)
+def test_cubic_nonlinearity_rejects(gamma: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.cubic_nonlinearity(gamma)  # type: ignore[arg-type]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     z=st.floats(-1e6, 1e6, allow_nan=False),

@@ -39,8 +39,9 @@ CSS_PX_PER_INCH = 96
 
 _MEASURE_JS = """
 () => {
-  const article = document.querySelector('article.bd-article') || document.querySelector('main');
-  const right = article.getBoundingClientRect().right;
+  // the text column's right edge: the widest paragraph of the article (its box has padding beyond it)
+  const paras = Array.from(document.querySelectorAll('article p')).filter(p => !p.closest('div.cell_output, aside, div.margin'));
+  const right = Math.max(...paras.map(p => p.getBoundingClientRect().right));
   const records = [];
   document.querySelectorAll('div.ctdepth-badge').forEach(b => {
     const r = b.getBoundingClientRect();

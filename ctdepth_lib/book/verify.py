@@ -1,15 +1,15 @@
-"""``make book``'s check of the numbers it renders: each chapter, executed afresh, reproduces its committed outputs.
+"""``make book``'s check before it renders: every chapter that changed runs here, and its claims hold.
 
-The book renders the committed notebooks (the outputs nbval has checked), so the web pages and the
-PDF show one set of numbers. Before rendering, ``python -m ctdepth_lib verify`` executes every
-chapter whose inputs changed since it last passed here — the notebook, the science modules, the
-claims registry, the installed torch/NumPy and the numerics variables of :mod:`.audit` — with
-nbval and the rules of :mod:`ctdepth_lib.outputs` (:mod:`.nbval_plugin`), exactly as the native
-pass of ``make test`` does. A fresh value outside its tolerance fails the check and nbval names the
-cell and the value; the fresh claim records land in ``OUT/<chapter>.claims.json`` for the ledger.
-A chapter that passed is stamped (``OUT/<chapter>.verified.json``: its fingerprint, the time it
-took, the ATen capability it ran on), so a second ``make book`` with nothing changed executes
-nothing.
+The book renders the committed notebooks — the outputs ``make test`` re-executes and compares, on
+three numerics paths, with the rules of :mod:`ctdepth_lib.outputs` — so the web pages and the PDF
+show one set of numbers. ``make book`` does not render fresh numbers; before rendering,
+``python -m ctdepth_lib verify`` runs every chapter whose inputs changed since it last passed on
+this machine (the notebook, the library, its registries, the installed torch/NumPy and the numerics
+variables of :mod:`.audit`) with its **quick parameters** (papermill, into ``OUT/``, never in
+place), ``jobs`` at a time. Every claim of a run is checked against its threshold; a claim that
+misses it stops the run, and the check fails naming the claim, its value and the cell. A chapter
+that passed is stamped (``OUT/<chapter>.verified.json``: its fingerprint, the time, the seconds,
+the ATen capability), so a second ``make book`` with nothing changed runs nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -31,10 +30,10 @@ __all__ = ["fingerprint", "stale_chapters", "verify"]
 
 
 def fingerprint(nb: Path) -> str:
-    """SHA-256 of what a chapter's fresh outputs depend on: the notebook, the library, versions, numerics."""
+    """SHA-256 of what a chapter's run depends on: the notebook, the library, versions, numerics."""
     h = hashlib.sha256(Path(nb).read_bytes())
     h.update(library_digest().encode())
-    for pkg in ("torch", "torchdiffeq", "numpy", "scipy", "scikit-learn", "nbval"):
+    for pkg in ("torch", "torchdiffeq", "numpy", "scipy", "scikit-learn", "papermill"):
         h.update(f"{pkg}={metadata.version(pkg)};".encode())
     h.update(json.dumps({k: os.environ.get(k) for k in PATH_VARIABLES}, sort_keys=True).encode())
     return h.hexdigest()
@@ -55,34 +54,46 @@ def stale_chapters(chapters: Sequence[Path], out: Path) -> list[Path]:
     return stale
 
 
-def verify(chapters: Sequence[Path], out: Path, *, jobs: int = 2) -> int:
-    """Execute the stale chapters with nbval (``jobs`` at a time) and stamp those that reproduce.
+def _run(nb: Path, out: Path) -> tuple[Path, float, str]:
+    """Run one chapter with its quick parameters; return ``(nb, seconds, error)`` (``""`` when it passed)."""
+    import papermill as pm
 
-    Returns pytest's exit code (0 when every stale chapter reproduced its committed outputs).
+    from .notebooks import quick_parameters, run_chapter
+
+    start = time.monotonic()
+    try:
+        run_chapter(nb, out / nb.name, quick_parameters(nb))
+    except pm.PapermillExecutionError as exc:
+        cell = exc.exec_count if exc.exec_count is not None else exc.cell_index
+        return nb, time.monotonic() - start, f"{exc.ename} in cell {cell}: {exc.evalue}"
+    return nb, time.monotonic() - start, ""
+
+
+def verify(chapters: Sequence[Path], out: Path, *, jobs: int = 2) -> int:
+    """Run the stale chapters with their quick parameters, ``jobs`` at a time; stamp those whose claims hold.
+
+    Returns 0 when every stale chapter ran and every claim held, 1 otherwise (each failure printed).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
     out = Path(out)
     stale = stale_chapters(chapters, out)
     if not stale:
-        print(f"verify: all {len(chapters)} chapters unchanged since they last reproduced their committed outputs")
+        print(f"verify: all {len(chapters)} chapters unchanged since they last ran here with every claim holding")
         return 0
-    names = ", ".join(nb.stem for nb in stale)
-    print(f"verify: executing {len(stale)} chapter(s) afresh and comparing with the committed outputs: {names}")
+    print(f"verify: running {len(stale)} chapter(s) with their quick parameters: {', '.join(nb.stem for nb in stale)}")
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "ctdepth_lib.book.nbval_plugin",
-           "--nbval", "--ctdepth-fresh", str(out), *(["-n", str(min(jobs, len(stale))), "--dist", "loadfile"]
-           if jobs > 1 and len(stale) > 1 else []), *map(str, stale)]  # fmt: skip
-    start = time.monotonic()
-    code = subprocess.call(cmd)
-    if code != 0:
-        print("verify: a fresh execution did not reproduce the committed outputs (above: the cell and the value)")
-        return code
+    failed = 0
     import torch
 
-    seconds = time.monotonic() - start
-    for nb in stale:
-        record = {"fingerprint": fingerprint(nb), "seconds_all": round(seconds, 1), "time": time.strftime("%Y-%m-%d %H:%M"),
-                  "aten": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
-        _stamp(out, nb).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    return 0
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each kernel is its own process
+        for nb, seconds, error in pool.map(lambda nb: _run(nb, out), stale):
+            if error:
+                failed += 1
+                print(f"verify: {nb.stem} FAILED after {seconds:.0f} s — {error}")
+                continue
+            print(f"verify: {nb.stem} ran in {seconds:.0f} s, every claim held")
+            record = {"fingerprint": fingerprint(nb), "seconds": round(seconds, 1), "time": time.strftime("%Y-%m-%d %H:%M"),
+                      "aten": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
+            _stamp(out, nb).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return 1 if failed else 0

@@ -3,7 +3,8 @@
 Walks every HTML page of `$CTDEPTH_HTML` (default `_build/check/_build/html`, the build that
 `make test` renders just before this test): every internal link and image resolves to a file,
 every `#anchor` exists on its target page, and every external link has one of the stable forms
-the book allows — a DOI, an arXiv entry, or the repository configured in `_config.yml` (and its
+the book allows — a DOI, an arXiv entry, a file of a GitHub repository pinned to a commit (a
+cited source such as the author's slides), or the repository configured in `_config.yml` (and its
 Binder launch). While no repository is configured, no page links to any repository at all.
 """
 
@@ -33,6 +34,8 @@ def _repository() -> str:
 def allowed_external(url: str, repository: str) -> bool:
     """Whether ``url`` is one of the stable external forms the book may link to."""
     if url.startswith("https://doi.org/10.") or re.match(r"https://arxiv\.org/(abs|pdf)/\d{4}\.\d{4,5}", url):
+        return True
+    if re.match(r"https://github\.com/[\w.-]+/[\w.-]+/blob/[0-9a-f]{40}/\S+$", url):  # a file at a fixed commit
         return True
     if repository:
         repo = repository.removeprefix("https://github.com/")
@@ -117,6 +120,8 @@ def test_no_placeholder_repository_anywhere() -> None:
         ("https://arxiv.org/abs/1909.03767", True),
         ("https://papermill.readthedocs.io", False),
         ("https://github.com/someone/else", False),
+        ("https://github.com/o/r/blob/d30c6907b6350c11d555b3aaf59d96332d97b9f6/ml/talk.pdf", True),
+        ("https://github.com/o/r/blob/master/ml/talk.pdf", False),
     ],
 )
 def test_allow_list(url: str, ok: bool) -> None:

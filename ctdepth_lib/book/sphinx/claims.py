@@ -403,7 +403,7 @@ def _resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directive and the event handlers."""
     app.add_config_value("ctdepth_sweep_table", str(sweep_summary.SWEEP_TABLE), "env")
-    fresh = ["_build/fresh/native", "_build/fresh/default", "_build/fresh/avx2", "_build/fresh/book"]
+    fresh = ["_build/fresh/native", "_build/fresh/default", "_build/fresh/avx2"]
     app.add_config_value("ctdepth_fresh_runs", fresh, "env")
     app.add_node(claims_table_placeholder)
     app.add_node(claims_list_placeholder)
