@@ -11,6 +11,7 @@ from .bench.cost import (
     COST_METHODS as COST_METHODS,
     GradientCost as GradientCost,
     cost_table as cost_table,
+    fixed_grid_scalars as fixed_grid_scalars,
     format_cost_table as format_cost_table,
     gradient_cost as gradient_cost,
     start_measuring_process as start_measuring_process,

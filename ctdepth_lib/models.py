@@ -250,7 +250,7 @@ class ODEClassifier(_Classifier):
         if mode == "resnet":
             ts = self.grid(n_steps)
         elif mode == "euler_adjoint":
-            # Output only at t = 0, T (so the adjoint's memory does not grow with N), but step on
+            # Output only at t = 0, T (so the adjoint stores no state per step), but step on
             # exactly the ResNet's grid: ``step_size = T/N`` can make torchdiffeq take N + 1 steps.
             ts, options = self._end_times(), uniform_grid_options(n_steps)
         else:

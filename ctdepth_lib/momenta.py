@@ -333,7 +333,7 @@ def adjoint_momenta(
     Solves ``dx/dt = f`` forward from ``x0`` (dopri5), then Hamilton's equations
     ``dx/dt = ∂H/∂p``, ``dp/dt = −∂H/∂x = −p f_x`` backward from
     ``(x(T), p(T) = ∇loss(x(T)))`` (see :func:`hamiltonian_flow`).  Carrying ``x``
-    along backward, instead of storing it, is the O(1)-memory adjoint of Chen et al. (2018).
+    along backward, instead of storing it, is the adjoint of Chen et al. (2018), which stores no state per step.
 
     Args:
         f: vector field ``f(t, x)``.

@@ -14,6 +14,7 @@ from ctdepth_lib.__main__ import main as cli_main
 from ctdepth_lib.bench.cost import (
     _one_gradient,
     cost_table,
+    fixed_grid_scalars,
     format_cost_table,
     gradient_cost,
     start_measuring_process,
@@ -34,6 +35,45 @@ def test_backprop_memory_grows_with_depth_and_adjoint_stays_flat() -> None:
     assert bp_large > 10 * adj_large, (bp_large, adj_large)
     assert all(r.seconds > 0 for r in records)
     assert records[0].memory_source in ("VmHWM", "ru_maxrss")
+
+
+def test_adjoint_with_every_output_stores_two_states_per_step() -> None:
+    # Asked for the state at every step, odeint_adjoint saves the solution (N + 1 states) and the
+    # backward pass builds its gradient (as many): two states of (batch, d) float64 per step.
+    records = cost_table([128, 512], methods=("adjoint-every",), batch=64, d=8, width=32, repeats=1)
+    small, large = (r.peak_mib for r in records)
+    state_mib = 64 * 8 * 8 / 2**20
+    per_step = (large - small) / (512 - 128)
+    assert 1.5 * state_mib < per_step < 3.0 * state_mib, (per_step, state_mib)
+    assert "every-step MiB" in format_cost_table(records)
+
+
+def test_fixed_grid_scalars_counts_two_per_step_whatever_the_batch() -> None:
+    # torchdiffeq's fixed-grid loop unbinds both slices of its time grid: 2N scalar tensors alive
+    # in each solve (forward, backward), independent of the state's size.
+    for n in (32, 128):
+        counts = fixed_grid_scalars(n, batch=16, d=3, width=8)
+        assert set(counts) == {"forward", "backward"}
+        assert all(2 * n <= c <= 2 * n + 16 for c in counts.values()), (n, counts)
+    assert fixed_grid_scalars(64, batch=1, d=1, width=2) == fixed_grid_scalars(64, batch=64, d=8, width=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_steps": 1}, ValueError, r"^n_steps must be"),
+        ({"n_steps": 8.0}, TypeError, r"^n_steps must be an integer"),
+        ({"batch": 0}, ValueError, r"^batch must be"),
+        ({"d": 0}, ValueError, r"^d must be"),
+        ({"width": 0}, ValueError, r"^width must be"),
+        ({"T": 0.0}, ValueError, r"^T must be"),
+        ({"seed": -1}, ValueError, r"^seed must be"),
+    ],
+)
+def test_fixed_grid_scalars_rejects(kwargs: dict, error: type, match: str) -> None:
+    args = {"n_steps": 8} | kwargs
+    with pytest.raises(error, match=match):
+        fixed_grid_scalars(args.pop("n_steps"), **args)
 
 
 def test_both_gradients_agree_to_order_h() -> None:

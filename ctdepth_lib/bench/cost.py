@@ -3,15 +3,23 @@
 Backpropagation through a residual network of depth ``N`` stores every hidden
 state and activation of the forward pass, so its memory grows like ``O(N)``;
 the adjoint method (Chen et al. 2018) recomputes the states backwards while it
-integrates the adjoint equation instead of storing them, so its memory stays
-nearly flat in ``N`` (measured: ~1 KiB per step of bookkeeping, against ~140 KiB
-per step for backprop at batch 128, d = 8, width 32) and it pays with extra time.  Both run here on the *same* discretisation — ``N`` Euler steps
-of a :class:`~ctdepth_lib.fields.TimeMLP` field — so only the way the gradient is
-computed differs.
+integrates the adjoint equation instead of storing them, and pays with extra time.
+Both run here on the *same* discretisation — ``N`` Euler steps of a
+:class:`~ctdepth_lib.fields.TimeMLP` field — so only the way the gradient is computed differs.
+
+What the adjoint's memory still grows with (torchdiffeq 0.2.5, fixed-step methods):
+
+* asked for ``x(T)`` only (method ``"adjoint"``, outputs at ``[0, T]``), it stores no state per
+  step, but the solver's loop ``for t0, t1 in zip(time_grid[:-1], time_grid[1:])`` iterates two
+  tensors, and iterating a tensor unbinds it into all its elements at once: during each of its two
+  solves (forward, then backward with the momentum) ``2N`` scalar tensors of the time grid are
+  alive (:func:`fixed_grid_scalars` counts them) — about 1 KiB per step, whatever the batch;
+* asked for the state at every step (method ``"adjoint-every"``, the step grid as output grid), it
+  keeps the whole solution and, in the backward pass, its gradient: two states per step.
 
 Memory is measured, not estimated: every configuration runs in its own fresh
 process (forked, ``os.fork``, from a server subprocess that has only imported the library), which
-first runs one small warm-up gradient of both kinds (so lazily loaded code and
+first runs one small warm-up gradient of every kind (so lazily loaded code and
 allocator set-up are not charged to the configuration), then records its resident
 set size, resets the kernel's peak-RSS counter (``/proc/self/clear_refs``) and
 computes one gradient; the cost is ``VmHWM − VmRSS`` (peak minus baseline).  Time is
@@ -48,14 +56,18 @@ __all__ = [
     "COST_METHODS",
     "GradientCost",
     "cost_table",
+    "fixed_grid_scalars",
     "format_cost_report",
     "format_cost_table",
     "gradient_cost",
     "start_measuring_process",
 ]
 
-#: The two ways of computing the gradient that are compared.
-COST_METHODS = ("backprop", "adjoint")
+#: The ways of computing the gradient that :func:`gradient_cost` measures: backprop through the
+#: unroll; the adjoint asked for ``x(T)`` only; the adjoint asked for the state at every step.
+#: :func:`cost_table` compares the first two unless told otherwise.
+COST_METHODS = ("backprop", "adjoint", "adjoint-every")
+_COMPARED = COST_METHODS[:2]
 
 
 @dataclass(frozen=True)
@@ -97,9 +109,12 @@ def _one_gradient(method: str, f: TimeMLP, x0: torch.Tensor, n_steps: int, T: fl
     if method == "backprop":
         xs = resnet_unroll(f, x0, torch.linspace(0.0, T, n_steps + 1, dtype=x0.dtype))
         z = xs[-1]
-    else:
+    elif method == "adjoint":
         ts = torch.tensor([0.0, T], dtype=x0.dtype)
         z = odeint(f, x0, ts, method="euler", adjoint=True, options=uniform_grid_options(n_steps))[-1]
+    else:  # "adjoint-every": the step grid is the output grid, so every state is returned
+        ts = torch.linspace(0.0, T, n_steps + 1, dtype=x0.dtype)
+        z = odeint(f, x0, ts, method="euler", adjoint=True)[-1]
     loss = 0.5 * z.square().sum()
     grads = torch.autograd.grad(loss, params)
     return float(sum(float(g.square().sum()) for g in grads))
@@ -248,7 +263,9 @@ def gradient_cost(
     """Measure one gradient of ``L = ½|x_N|²`` w.r.t. the field's weights, in a fresh subprocess.
 
     ``method="backprop"``: autograd through :func:`resnet_unroll` (``N`` Euler steps);
-    ``method="adjoint"``: ``torchdiffeq.odeint_adjoint`` with Euler on the same grid.
+    ``method="adjoint"``: ``torchdiffeq.odeint_adjoint`` with Euler on the same grid, output at
+    ``[0, T]`` only; ``method="adjoint-every"``: the same with the step grid as output grid (the
+    loss still reads ``x_N`` alone).
     Field :class:`TimeMLP` ``(d, width)``, initial states ``(batch, d)``, float64, one thread.
 
     Args:
@@ -262,7 +279,7 @@ def gradient_cost(
         (MiB) and the best-of-``repeats`` wall time of one gradient (seconds).
 
     Reference: Chen, Rubanova, Bettencourt & Duvenaud, *Neural ordinary differential
-    equations*, NeurIPS 2018, §2 (the adjoint's O(1) memory).
+    equations*, NeurIPS 2018, §2 (the adjoint's memory cost, constant in depth).
     """
     check_choice("method", method, COST_METHODS)
     for name, value in (("n_steps", n_steps), ("batch", batch), ("d", d), ("width", width), ("repeats", repeats)):
@@ -295,8 +312,9 @@ def gradient_cost(
     )
 
 
-def cost_table(n_steps_list: Sequence[int], methods: Sequence[str] = COST_METHODS, **kwargs: Any) -> list[GradientCost]:
-    """:func:`gradient_cost` for every depth in ``n_steps_list`` and every method (one subprocess each)."""
+def cost_table(n_steps_list: Sequence[int], methods: Sequence[str] = _COMPARED, **kwargs: Any) -> list[GradientCost]:
+    """:func:`gradient_cost` for every depth in ``n_steps_list`` and every method (default backprop
+    and the adjoint; one subprocess each)."""
     ns = list(n_steps_list)
     if not ns:
         raise ValueError("n_steps_list must hold at least one depth; got an empty list")
@@ -304,13 +322,17 @@ def cost_table(n_steps_list: Sequence[int], methods: Sequence[str] = COST_METHOD
 
 
 def format_cost_table(records: Sequence[GradientCost]) -> str:
-    """The records as a text table, with the backprop/adjoint memory and time ratios per depth."""
+    """The records as a text table, with the backprop/adjoint memory and time ratios per depth.
+
+    Records of ``"adjoint-every"``, if any, add two columns (its memory and time)."""
     by = {(r.method, r.n_steps): r for r in records}
     ns = sorted({r.n_steps for r in records})
-    lines = [
+    every = any(r.method == "adjoint-every" for r in records)
+    head = (
         f"{'N':>6} {'backprop MiB':>13} {'adjoint MiB':>12} {'mem ratio':>10} "
         f"{'backprop ms':>12} {'adjoint ms':>11} {'time ratio':>11}"
-    ]
+    )
+    lines = [head + (f" {'every-step MiB':>15} {'every-step ms':>14}" if every else "")]
     for n in ns:
         b, a = by.get(("backprop", n)), by.get(("adjoint", n))
         bm = f"{b.peak_mib:13.1f}" if b else f"{'—':>13}"
@@ -319,7 +341,11 @@ def format_cost_table(records: Sequence[GradientCost]) -> str:
         bt = f"{b.seconds * 1e3:12.1f}" if b else f"{'—':>12}"
         at = f"{a.seconds * 1e3:11.1f}" if a else f"{'—':>11}"
         tr = f"{a.seconds / b.seconds:11.2f}" if a and b else f"{'—':>11}"
-        lines.append(f"{n:>6} {bm} {am} {mr} {bt} {at} {tr}")
+        line = f"{n:>6} {bm} {am} {mr} {bt} {at} {tr}"
+        if every:
+            e = by.get(("adjoint-every", n))
+            line += f" {e.peak_mib:15.1f} {e.seconds * 1e3:14.1f}" if e else f" {'—':>15} {'—':>14}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -338,3 +364,70 @@ def format_cost_report(records: Sequence[GradientCost], *, batch: int, d: int, w
             f"memory measured from: {records[0].memory_source}",
         ]
     )
+
+
+def _scalars_alive() -> int:
+    """The number of 0-d ``torch.Tensor`` objects (not parameters) the garbage collector tracks."""
+    return sum(1 for o in gc.get_objects() if type(o) is torch.Tensor and o.dim() == 0)
+
+
+class _CountingField(torch.nn.Module):
+    """A field that counts the scalar tensors alive when the solver reaches its middle step."""
+
+    def __init__(self, f: TimeMLP, n_steps: int, base: int) -> None:
+        super().__init__()
+        self.f, self.middle, self.base = f, n_steps // 2, base
+        self.step = 0
+        self.counts: dict[str, int] = {}
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.f(t, x)
+
+    def _at_step(self, solve: str) -> None:
+        self.step += 1
+        if self.step == self.middle + 1:
+            self.counts[solve] = _scalars_alive() - self.base
+
+    def callback_step(self, t0: Any, y0: Any, dt: Any) -> None:  # torchdiffeq calls it before every step
+        self._at_step("forward")
+
+    def callback_step_adjoint(self, t0: Any, y0: Any, dt: Any) -> None:  # … of the backward solve
+        self._at_step("backward")
+
+
+def fixed_grid_scalars(
+    n_steps: int, *, batch: int = 128, d: int = 8, width: int = 32, T: float = 1.0, seed: int = 0
+) -> dict[str, int]:
+    """Scalar tensors alive in the middle of each solve of the fixed-step adjoint (outputs at ``[0, T]``).
+
+    Runs one gradient of ``L = ½|x_N|²`` by ``torchdiffeq.odeint_adjoint`` with Euler on
+    ``N = n_steps`` equal steps (a :class:`TimeMLP` field, float64, in this process) and counts,
+    with :mod:`gc`, the 0-d tensors alive when the forward solve and the backward solve reach their
+    middle step, minus those alive before the gradient.  torchdiffeq's fixed-grid loop iterates
+    ``zip(time_grid[:-1], time_grid[1:])``, which unbinds both slices into ``N`` scalar tensors
+    each: the counts are ``2N`` plus a few, whatever ``batch`` and ``d`` are.
+
+    Args:
+        n_steps: ``N`` ≥ 2; batch, d, width: integers ≥ 1; T: end time (> 0); seed: ≥ 0.
+
+    Returns:
+        ``{"forward": count, "backward": count}``.
+    """
+    check_int("n_steps", n_steps, 2)
+    for name, value in (("batch", batch), ("d", d), ("width", width)):
+        check_int(name, value, 1)
+    check_int("seed", seed, 0)
+    check_positive("T", T)
+    from torchdiffeq import odeint_adjoint
+
+    gen = torch.Generator().manual_seed(int(seed))
+    f = TimeMLP(d, width, seed=seed)
+    x0 = torch.randn(batch, d, generator=gen, dtype=torch.float64)
+    ts = torch.tensor([0.0, float(T)], dtype=torch.float64)
+    gc.collect()
+    field = _CountingField(f, n_steps, _scalars_alive())
+    options = uniform_grid_options(n_steps)
+    z = odeint_adjoint(field, x0, ts, method="euler", options=options, adjoint_params=tuple(f.parameters()))[-1]
+    field.step = 0
+    torch.autograd.grad(0.5 * z.square().sum(), list(f.parameters()))
+    return {"forward": field.counts["forward"], "backward": field.counts["backward"]}
