@@ -40,7 +40,8 @@ CSS_PX_PER_INCH = 96
 _MEASURE_JS = """
 () => {
   // the text column's right edge: the widest paragraph of the article (its box has padding beyond it)
-  const paras = Array.from(document.querySelectorAll('article p')).filter(p => !p.closest('div.cell_output, aside, div.margin'));
+  const paras = Array.from(document.querySelectorAll('article p')).filter(
+    p => !p.closest('div.cell_output, aside, div.margin, figure, div.cell.tag_full-width, div.full-width'));
   const right = Math.max(...paras.map(p => p.getBoundingClientRect().right));
   const records = [];
   document.querySelectorAll('div.ctdepth-badge').forEach(b => {
