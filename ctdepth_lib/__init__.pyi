@@ -65,6 +65,7 @@ from .information import (
     XOR_CENTRES as XOR_CENTRES,
     XOR_LABELS as XOR_LABELS,
     best_linear_accuracy as best_linear_accuracy,
+    best_linear_accuracy_bounds as best_linear_accuracy_bounds,
     coarse_grained_mutual_information as coarse_grained_mutual_information,
     fold_field as fold_field,
     fold_step_mutual_information as fold_step_mutual_information,
@@ -178,6 +179,7 @@ from .topology import (
     layer_jacobian_dets as layer_jacobian_dets,
     nearest_distance as nearest_distance,
     train_free_layer_classifier as train_free_layer_classifier,
+    winding_number as winding_number,
 )
 from .training import (
     RestartResult as RestartResult,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import nn
@@ -34,8 +34,12 @@ from .near_identity import NearIdentityField, leaky_relu_nonlinearity
 from .resnet import RK_METHODS, run_blocks
 from .solvers import check_solver_args, solve, uniform_grid_options
 
+if TYPE_CHECKING:  # PEP 692 keyword options, for type checkers (no import at run time)
+    from typing_extensions import Unpack
+
 __all__ = [
     "TRAINING_MODES",
+    "ClassifierOptions",
     "FeedforwardNet",
     "FreeResNet",
     "NearIdentityClassifier",
@@ -149,26 +153,45 @@ def _seeded_linear(n_in: int, n_out: int, gen: torch.Generator) -> nn.Linear:
     return lin
 
 
+class ClassifierOptions(TypedDict, total=False):
+    """The keyword options :class:`ODEClassifier` and :class:`FreeResNet` share (defaults in brackets):
+    ``d`` the hidden state's dimension [2], ``width`` the field's hidden width [16], ``T`` the final
+    time [1.0], ``seed`` the seed of every weight [0], ``scale`` the size of the flow's weights at
+    initialisation [1.0]."""
+
+    d: int
+    width: int
+    T: float
+    seed: int
+    scale: float
+
+
+_CLASSIFIER_DEFAULTS: dict[str, Any] = {"d": 2, "width": 16, "T": 1.0, "seed": 0, "scale": 1.0}
+
+
 class _Classifier(nn.Module):
     """Encoder → a flow on ``[0, T]`` → decoder: the frame :class:`ODEClassifier` and :class:`FreeResNet` share.
 
     The encoder and the decoder are drawn from one generator of ``seed``, before and after the
-    flow's own weights (``build(gen)``), so each model's weights depend on its seed alone.
+    flow's own weights (``build(gen, d, width, seed, scale)``), so each model's weights depend on its
+    seed alone.
     """
 
-    def __init__(
-        self, sizes: tuple[int, int, int, int], T: float, seed: int, build: Callable[[torch.Generator], None]
-    ) -> None:
-        n_features, n_classes, d, width = sizes
+    def __init__(self, n_features: int, n_classes: int, options: dict[str, Any], build: Callable[..., None]) -> None:
+        unknown = sorted(set(options) - set(_CLASSIFIER_DEFAULTS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown}")
+        opts = _CLASSIFIER_DEFAULTS | options
+        d, width, seed = opts["d"], opts["width"], opts["seed"]
         check_int("n_features", n_features, 1)
         check_int("n_classes", n_classes, 2)
         check_int("d", d, 1)
         check_int("width", width, 1)
         super().__init__()
-        self.T = check_positive("T", T)
+        self.T = check_positive("T", opts["T"])
         gen = torch.Generator().manual_seed(int(seed))
         self.encoder = _seeded_linear(n_features, d, gen)
-        build(gen)
+        build(gen, d, width, seed, opts["scale"])
         self.decoder = _seeded_linear(d, n_classes, gen)
 
     def _end_times(self) -> torch.Tensor:
@@ -193,21 +216,11 @@ class ODEClassifier(_Classifier):
     Reference: Chen, Rubanova, Bettencourt & Duvenaud, *Neural Ordinary Differential Equations* (2018).
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        *,
-        d: int = 2,
-        width: int = 16,
-        T: float = 1.0,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
-        def build(gen: torch.Generator) -> None:
+    def __init__(self, n_features: int, n_classes: int, **options: Unpack[ClassifierOptions]) -> None:
+        def build(gen: torch.Generator, d: int, width: int, seed: int, scale: float) -> None:
             self.field = TimeMLP(d, width, seed=int(seed) + 1, scale=scale)
 
-        super().__init__((n_features, n_classes, d, width), T, seed, build)
+        super().__init__(n_features, n_classes, dict(options), build)
 
     def grid(self, n_steps: int) -> torch.Tensor:
         """The ResNet's uniform grid ``t_n = n T / N``, ``n = 0 … N``."""
@@ -300,25 +313,14 @@ class FreeResNet(_Classifier):
     differential equations?* (NeurIPS 2022).
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        *,
-        n_layers: int,
-        d: int = 2,
-        width: int = 16,
-        T: float = 1.0,
-        seed: int = 0,
-        scale: float = 1.0,
-    ) -> None:
+    def __init__(self, n_features: int, n_classes: int, *, n_layers: int, **options: Unpack[ClassifierOptions]) -> None:
         check_int("n_layers", n_layers, 1)
-        size = check_positive("scale", scale)
 
-        def build(gen: torch.Generator) -> None:
+        def build(gen: torch.Generator, d: int, width: int, seed: int, scale: float) -> None:
+            size = check_positive("scale", scale)
             self.layers = nn.ModuleList(_FreeLayer(d, width, gen, size) for _ in range(n_layers))
 
-        super().__init__((n_features, n_classes, d, width), T, seed, build)
+        super().__init__(n_features, n_classes, dict(options), build)
 
     def field(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The piecewise-constant field ``f(t, z) = g_n(z) / h`` with ``n = ⌊t/h⌋`` (clipped to ``N − 1``)."""

@@ -22,8 +22,10 @@ the critical point ``|z_i| = z* = (3Δtγ)^{-1/2}`` of ``σ`` the layer map *fol
 - :func:`layer_jacobian_dets` — ``det(∂x_{l+1}/∂x_l) = det(W_l) Π_i σ′(z_i)`` at every point and
   layer (``torch.func``, no loop over points); :func:`fold_summary` condenses them and the
   pre-activations into where and how often a layer folds;
-- :func:`linear_accuracy` — the accuracy of a fitted linear classifier on a set of features (is the
-  set linearly separable?);
+- :func:`winding_number` — how often the image of a circle in the annulus winds around the image
+  of the disc's centre (1 for a homeomorphism: then no line separates them); whether a set of
+  features is linearly separable is measured by :func:`ctdepth_lib.information.linear_readout_accuracy`
+  (``test_fraction=0``) and, in the plane, :func:`ctdepth_lib.information.best_linear_accuracy_bounds`;
 - :func:`nearest_distance`, :func:`error_by_distance` — how far each test point is from the
   training set, and the error rate as a function of that distance (the signature of a flow that
   squeezes the disc through the gaps between the training points).
@@ -51,8 +53,6 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.func import jacrev, vmap
 from torch.nn import functional as F
@@ -72,9 +72,9 @@ __all__ = [
     "error_by_distance",
     "fold_summary",
     "layer_jacobian_dets",
-    "linear_accuracy",
     "nearest_distance",
     "train_free_layer_classifier",
+    "winding_number",
 ]
 
 
@@ -592,41 +592,48 @@ def fold_summary(model: FreeLayerClassifier, u: torch.Tensor) -> FoldSummary:
     )
 
 
-# --------------------------------------------------------------------------- linear separability
-def linear_accuracy(features: Any, labels: Any, *, C: float = 1e6, max_iter: int = 10_000) -> float:
-    """The accuracy, on ``(features, labels)`` itself, of a logistic-regression linear classifier fitted to them.
+# --------------------------------------------------------------------------- topology of an image curve
+def winding_number(curve: Any, point: Any) -> float:
+    """The winding number of the closed polygon ``curve`` around ``point``.
 
-    The features are standardised (``StandardScaler``) and a weakly regularised
-    ``sklearn.linear_model.LogisticRegression(C=C)`` (lbfgs) is fitted and scored on the same
-    points: it answers "how well can *a line* (hyperplane) split this set", not "how well does
-    it generalise".  Logistic loss is a surrogate of the 0–1 loss, so this is a lower bound of the
-    best linear accuracy; on a linearly separable set with a margin it reaches 1 as ``C → ∞``.
+    ``w = (1/2π) Σ_k arg((c_{k+1} − p)/(c_k − p))`` over the edges of the polygon
+    ``c_0, c_1, …, c_{m−1}, c_0`` (closed automatically), each angle in ``(−π, π]``: an integer
+    (returned as a float, so that a wrong sampling — an edge that turns by more than π around
+    ``p`` — shows as a non-integer only when the curve passes through ``p``).  It counts how often
+    the curve goes around ``p`` anticlockwise.  If ``w ≠ 0`` no line has the whole curve strictly
+    on one side and ``p`` on the other (the curve would then lie in a half-plane without ``p``,
+    where the angle has a continuous branch and ``w = 0``).  For an orientation-preserving
+    homeomorphism ``φ`` of the plane and the circle ``c`` around ``p``, the image ``φ(c)`` winds
+    once around ``φ(p)``.  The edges must be short against the curve's distance to ``p`` (sample
+    the curve finely): an edge turning by more than π is counted the wrong way round.
 
     Args:
-        features: ``(n, k)`` finite reals (tensor or array), e.g. the network's ``x_L``.
-        labels: ``(n,)`` integer labels with at least two classes.
-        C: inverse regularisation strength (> 0).
-        max_iter: lbfgs iterations (>= 1).
+        curve: ``(m, 2)`` finite points (``m >= 3``), the polygon's vertices in order.
+        point: ``(2,)`` finite, not on the polygon's vertices.
 
     Returns:
-        The fraction of points classified correctly, in ``[0, 1]``.
+        ``w`` as a float (an integer up to rounding).
 
-    Reference: scikit-learn, ``LogisticRegression``; Hastie, Tibshirani & Friedman, *The Elements
-    of Statistical Learning*, §4.4.
+    Reference: W. Fulton, *Algebraic Topology: A First Course* (Springer, 1995), §3 (winding
+    numbers); Dupont, Doucet & Teh (2019), §3 (why a flow keeps the disc inside the annulus).
     """
-    xa, ya = check_dataset(features, labels, x_name="features", y_name="labels")
-    check_positive("C", C)
-    check_int("max_iter", max_iter, 1)
-    if np.unique(ya).size < 2:
-        raise ValueError(f"labels must hold at least two classes; got only {np.unique(ya).tolist()}")
-    return _linear_accuracy(xa, ya, float(C), int(max_iter))
+    c = _points("curve", curve)
+    if c.shape[1] != 2 or c.shape[0] < 3:
+        raise ValueError(f"curve must have shape (m, 2) with m >= 3; got {c.shape}")
+    p = np.asarray(point.detach().cpu() if isinstance(point, torch.Tensor) else point)
+    if not (np.issubdtype(p.dtype, np.integer) or np.issubdtype(p.dtype, np.floating)) or p.dtype == np.bool_:
+        raise TypeError(f"point must hold real numbers; got dtype {p.dtype}")
+    p = p.astype(np.float64)
+    if p.shape != (2,) or not np.all(np.isfinite(p)):
+        raise ValueError(f"point must be 2 finite numbers, shape (2,); got shape {p.shape}")
+    if np.any(np.all(c == p, axis=1)):
+        raise ValueError("point must not be a vertex of curve (the winding number is undefined there)")
+    return _winding_number(c, p)
 
 
-def _linear_accuracy(xa: np.ndarray, ya: np.ndarray, C: float, max_iter: int) -> float:
-    xs = StandardScaler().fit_transform(xa)
-    clf = LogisticRegression(C=C, max_iter=max_iter)
-    clf.fit(xs, ya)
-    return float(clf.score(xs, ya))
+def _winding_number(c: np.ndarray, p: np.ndarray) -> float:
+    z = (c[:, 0] - p[0]) + 1j * (c[:, 1] - p[1])
+    return float(np.angle(np.roll(z, -1) / z).sum() / (2.0 * math.pi))
 
 
 # --------------------------------------------------------------------------- a dense grid of the whole disc

@@ -23,6 +23,7 @@ from ctdepth_lib.information import (
     XOR_CENTRES,
     XOR_LABELS,
     best_linear_accuracy,
+    best_linear_accuracy_bounds,
     coarse_grained_mutual_information,
     fold_field,
     fold_step_mutual_information,
@@ -230,6 +231,89 @@ def test_linear_readout_xor_vs_separated() -> None:
     assert linear_readout_accuracy(x, y) < 0.75  # no line does better than 3/4 on XOR
     product = np.stack([x[:, 0] * x[:, 1], x[:, 0]], axis=1)  # the XOR feature x₁x₂ makes it linear
     assert linear_readout_accuracy(product, y) > 0.98
+
+
+def _best_threshold_accuracy(x: np.ndarray, y: np.ndarray) -> float:
+    """Exact best accuracy of a 1-D threshold classifier (either orientation), by scanning every cut."""
+    order = np.argsort(x)
+    ys = y[order]
+    ones_left = np.concatenate([[0], np.cumsum(ys)])
+    n = ys.size
+    zeros_left = np.arange(n + 1) - ones_left
+    ones_right = ones_left[-1] - ones_left
+    zeros_right = (n - ones_left[-1]) - zeros_left
+    acc = np.maximum(zeros_left + ones_right, ones_left + zeros_right) / n
+    return float(acc.max())
+
+
+def test_linear_readout_in_sample_against_exact_threshold_and_separable_sets() -> None:
+    """test_fraction=0: fitted and scored on the same set — 1 on a separable set, at most the exact best cut."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x @ np.array([1.0, -2.0, 0.5]) > 0.3).astype(int)
+    keep = np.abs(x @ np.array([1.0, -2.0, 0.5]) - 0.3) > 0.05
+    assert linear_readout_accuracy(x[keep], y[keep], test_fraction=0.0) == 1.0
+    x1 = np.concatenate([rng.normal(0, 1, 300), rng.normal(1.5, 1, 300)])[:, None]
+    y1 = np.repeat([0, 1], 300)
+    exact = _best_threshold_accuracy(x1[:, 0], y1)
+    got = linear_readout_accuracy(torch.as_tensor(x1), torch.as_tensor(y1), test_fraction=0.0)
+    assert exact - 0.02 <= got <= exact + 1e-12
+
+
+# --- best_linear_accuracy_bounds ------------------------------------------------------------------------------------
+
+
+def _fine_best_line(x: np.ndarray, y: np.ndarray, m: int) -> float:
+    """Brute force: the exact best cut of the projections on each of m directions (a lower bound of the optimum)."""
+    best = 0.0
+    for th in np.linspace(0.0, np.pi, m, endpoint=False):
+        best = max(best, _best_threshold_accuracy(x @ np.array([np.cos(th), np.sin(th)]), y))
+    return best
+
+
+def test_best_linear_accuracy_bounds_bracket_a_brute_force_optimum() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 2))
+    y = (np.hypot(*x.T) < 1.0).astype(int)  # a disc: no line is exact
+    ref = _fine_best_line(x, y, 20_000)
+    lo, hi = best_linear_accuracy_bounds(x, y, n_directions=256)
+    assert lo <= ref + 1e-12 and hi >= ref
+    lo2, hi2 = best_linear_accuracy_bounds(x, y, n_directions=4096)
+    assert lo2 == pytest.approx(ref, abs=1e-12) and hi2 - lo2 <= 0.05 and hi2 <= hi
+    # separable with a margin: both bounds are 1; the mirror rule counts (labels swapped)
+    xs = rng.normal(size=(300, 2))
+    ys = (xs @ np.array([1.0, -2.0]) > 0.3).astype(int)
+    keep = np.abs(xs @ np.array([1.0, -2.0]) - 0.3) > 0.2
+    assert best_linear_accuracy_bounds(xs[keep], ys[keep]) == (1.0, 1.0)
+    assert best_linear_accuracy_bounds(xs[keep], 1 - ys[keep]) == (1.0, 1.0)
+
+
+def test_best_linear_accuracy_bounds_xor_sample() -> None:
+    x, y = xor_sample(2000, 23, 0.3)
+    lo, hi = best_linear_accuracy_bounds(torch.as_tensor(x), torch.as_tensor(y))
+    assert 0.70 <= lo <= hi <= 0.80  # a line cuts one blob off the other three: about 3/4
+
+
+_BX = np.random.default_rng(0).standard_normal((20, 2))
+_BY = np.arange(20) % 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"x": _BX.tolist()}, TypeError, r"^x must be a numpy\.ndarray or torch\.Tensor"),
+        ({"x": np.where(_BX > 1, np.nan, _BX)}, ValueError, r"^x must contain only finite"),
+        ({"x": np.c_[_BX, _BX]}, ValueError, r"^x must have shape \(n, 2\)"),
+        ({"y": _BY[:-1]}, ValueError, r"^y must have shape \(n,\)"),
+        ({"y": _BY.astype(float)}, TypeError, r"^y must hold integer class labels"),
+        ({"y": np.arange(20) % 3}, ValueError, r"^y must hold exactly two classes"),
+        ({"n_directions": 2}, ValueError, r"^n_directions must be an integer >= 4"),
+        ({"n_directions": 8.0}, TypeError, r"^n_directions must be an integer >= 4"),
+    ],
+)
+def test_best_linear_accuracy_bounds_rejects_bad_input(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        best_linear_accuracy_bounds(**({"x": _BX, "y": _BY} | kwargs))
 
 
 # --- log_density_change --------------------------------------------------------------------------------------------
@@ -648,8 +732,8 @@ def test_coarse_grained_mutual_information_rejects_bad_input(kwargs: dict, error
             ValueError,
             r"y must have at least 2 samples in every class",
         ),
-        ({"test_fraction": 0.0}, ValueError, r"test_fraction must be a finite number in \(0, 1\)"),
-        ({"test_fraction": 1.0}, ValueError, r"test_fraction must be a finite number in \(0, 1\)"),
+        ({"test_fraction": -0.1}, ValueError, r"test_fraction must be a finite number in \[0, 1\)"),
+        ({"test_fraction": 1.0}, ValueError, r"test_fraction must be a finite number in \[0, 1\)"),
         ({"test_fraction": 0.01}, ValueError, r"test_fraction must leave at least one sample per class"),
         ({"test_fraction": None}, TypeError, r"test_fraction must be a real number"),
         ({"C": -1.0}, ValueError, r"C must be a finite number > 0"),

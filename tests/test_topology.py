@@ -22,9 +22,9 @@ from ctdepth_lib.topology import (
     error_by_distance,
     fold_summary,
     layer_jacobian_dets,
-    linear_accuracy,
     nearest_distance,
     train_free_layer_classifier,
+    winding_number,
 )
 from ctdepth_lib.training import TrainingDiverged, restart_seeds
 
@@ -365,55 +365,49 @@ def test_fold_functions_reject(fn: object, model: object, u: object, error: type
 
 
 # --------------------------------------------------------------------------- linear separability
-def _best_threshold_accuracy(x: np.ndarray, y: np.ndarray) -> float:
-    """Exact best accuracy of a 1-D threshold classifier (either orientation), by scanning every cut."""
-    order = np.argsort(x)
-    ys = y[order]
-    ones_left = np.concatenate([[0], np.cumsum(ys)])
-    n = ys.size
-    zeros_left = np.arange(n + 1) - ones_left
-    ones_right = ones_left[-1] - ones_left
-    zeros_right = (n - ones_left[-1]) - zeros_left
-    acc = np.maximum(zeros_left + ones_right, ones_left + zeros_right) / n
-    return float(acc.max())
+def test_winding_number_against_closed_forms_and_matplotlib() -> None:
+    """Independent references: circles traversed k times (w = k), the inside test of matplotlib's Path."""
+    from matplotlib.path import Path
 
+    s = np.linspace(0.0, 2.0 * np.pi, 400, endpoint=False)
+    circle = np.stack([np.cos(s), np.sin(s)], axis=1)
+    assert winding_number(circle, np.array([0.2, -0.3])) == pytest.approx(1.0, abs=1e-12)
+    assert winding_number(circle[::-1], np.array([0.2, -0.3])) == pytest.approx(-1.0, abs=1e-12)
+    assert winding_number(circle, np.array([1.5, 0.0])) == pytest.approx(0.0, abs=1e-12)
+    twice = np.stack([np.cos(2 * s), np.sin(2 * s)], axis=1)
+    assert winding_number(twice, torch.tensor([0.0, 0.1])) == pytest.approx(2.0, abs=1e-12)
+    # a simple star-shaped curve: w = 1 inside, 0 outside, as matplotlib's even-odd test says
+    r = 1.0 + 0.4 * np.cos(5 * s)
+    star = np.stack([r * np.cos(s), r * np.sin(s)], axis=1)
+    path = Path(star)
+    rng = np.random.default_rng(3)
+    for p in rng.uniform(-1.5, 1.5, size=(50, 2)):
+        assert winding_number(star, p) == pytest.approx(float(path.contains_point(p)), abs=1e-9)
+    # a homeomorphism (a shear and a twist) keeps w = 1 around the image of the centre
+    def phi(x: np.ndarray) -> np.ndarray:
+        rr = np.hypot(x[..., 0], x[..., 1])
+        c, sn = np.cos(3 * rr), np.sin(3 * rr)
+        return np.stack([c * x[..., 0] - sn * x[..., 1] + 0.5 * x[..., 1], sn * x[..., 0] + c * x[..., 1]], -1)
 
-def test_linear_accuracy_against_exact_threshold_and_separable_sets() -> None:
-    rng = np.random.default_rng(0)
-    # linearly separable with a margin: 1.0
-    x = rng.normal(size=(200, 3))
-    y = (x @ np.array([1.0, -2.0, 0.5]) > 0.3).astype(int)
-    keep = np.abs(x @ np.array([1.0, -2.0, 0.5]) - 0.3) > 0.05
-    assert linear_accuracy(x[keep], y[keep]) == 1.0
-    # 1-D overlapping classes: logistic regression is within a few points of the exact best cut, never above
-    x1 = np.concatenate([rng.normal(0, 1, 300), rng.normal(1.5, 1, 300)])[:, None]
-    y1 = np.repeat([0, 1], 300)
-    exact = _best_threshold_accuracy(x1[:, 0], y1)
-    got = linear_accuracy(torch.as_tensor(x1), torch.as_tensor(y1))
-    assert exact - 0.02 <= got <= exact + 1e-12
-    # the raw disc-in-annulus set: the best line is the majority class (0.5) up to sampling noise
-    from ctdepth_lib.data import disc_annulus_dataset
-
-    u, v = disc_annulus_dataset(2000, 2, seed=1)
-    assert linear_accuracy(u, v) < 0.56
+    assert winding_number(phi(1.25 * circle), phi(np.zeros(2))) == pytest.approx(1.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
-    ("features", "labels", "kwargs", "error", "match"),
+    ("curve", "point", "error", "match"),
     [
-        (np.zeros((3, 2)), np.array([0, 1]), {}, ValueError, r"^labels must hold one label per row of features"),
-        (np.zeros(3), np.array([0, 1, 0]), {}, ValueError, r"^features must have shape"),
-        (np.array([[np.nan], [1.0]]), np.array([0, 1]), {}, ValueError, r"^features must contain only finite"),
-        (np.zeros((3, 1)), np.array([0, 0, 0]), {}, ValueError, r"^labels must hold at least two classes"),
-        (np.zeros((2, 1)), np.array([0.5, 1.0]), {}, ValueError, r"^labels must hold integer class labels"),
-        (np.zeros((2, 1)), np.array([0, 1]), {"C": 0.0}, ValueError, r"^C must be a finite number > 0"),
-        (np.zeros((2, 1)), np.array([0, 1]), {"max_iter": 0}, ValueError, r"^max_iter must be an integer >= 1"),
-        (np.zeros((2, 1)), np.array([0, 1]), {"max_iter": 1.5}, TypeError, r"^max_iter must be an integer >= 1"),
+        (np.zeros((2, 2)) + [[0, 1], [1, 0]], np.zeros(2), ValueError, r"^curve must have shape \(m, 2\) with m >= 3"),
+        (np.zeros((4, 3)), np.zeros(2), ValueError, r"^curve must have shape \(m, 2\)"),
+        (np.array([[np.nan, 0], [1, 0], [0, 1]]), np.zeros(2), ValueError, r"^curve must contain only finite"),
+        (np.array([["a", "b"]] * 3), np.zeros(2), TypeError, r"^curve must hold real numbers"),
+        (np.eye(3)[:, :2], np.zeros(3), ValueError, r"^point must be 2 finite numbers"),
+        (np.eye(3)[:, :2], np.array([np.inf, 0.0]), ValueError, r"^point must be 2 finite numbers"),
+        (np.eye(3)[:, :2], np.array([True, False]), TypeError, r"^point must hold real numbers"),
+        (np.eye(3)[:, :2], np.array([1.0, 0.0]), ValueError, r"^point must not be a vertex of curve"),
     ],
 )
-def test_linear_accuracy_rejects(features: object, labels: object, kwargs: dict, error: type, match: str) -> None:
+def test_winding_number_rejects(curve: object, point: object, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        linear_accuracy(features, labels, **kwargs)
+        winding_number(curve, point)
 
 
 # --------------------------------------------------------------------------- distances and error rates

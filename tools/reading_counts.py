@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ids = _ids()
     layout = measure(args.html, chapters)
     rows = {}
-    print(f"{'chapter':24} {'id mentions':>11} {'records in main':>15} {'figures':>7} {'min scale':>9} {'min px ratio':>12}")
+    print(
+        f"{'chapter':24} {'id mentions':>11} {'records in main':>15} {'figures':>7} {'min scale':>9} {'min px ratio':>12}"
+    )
     for page in chapters:
         figs = layout[page]["figures"]
         scales = [f["shown"] / (f["natural"] * CSS_PX_PER_INCH / DPI) for f in figs]
