@@ -383,6 +383,7 @@ def test_winding_number_against_closed_forms_and_matplotlib() -> None:
     rng = np.random.default_rng(3)
     for p in rng.uniform(-1.5, 1.5, size=(50, 2)):
         assert winding_number(star, p) == pytest.approx(float(path.contains_point(p)), abs=1e-9)
+
     # a homeomorphism (a shear and a twist) keeps w = 1 around the image of the centre
     def phi(x: np.ndarray) -> np.ndarray:
         rr = np.hypot(x[..., 0], x[..., 1])
@@ -395,7 +396,7 @@ def test_winding_number_against_closed_forms_and_matplotlib() -> None:
 @pytest.mark.parametrize(
     ("curve", "point", "error", "match"),
     [
-        (np.zeros((2, 2)) + [[0, 1], [1, 0]], np.zeros(2), ValueError, r"^curve must have shape \(m, 2\) with m >= 3"),
+        (np.array([[0.0, 1.0], [1.0, 0.0]]), np.zeros(2), ValueError, r"^curve must have shape \(m, 2\) with m >= 3"),
         (np.zeros((4, 3)), np.zeros(2), ValueError, r"^curve must have shape \(m, 2\)"),
         (np.array([[np.nan, 0], [1, 0], [0, 1]]), np.zeros(2), ValueError, r"^curve must contain only finite"),
         (np.array([["a", "b"]] * 3), np.zeros(2), TypeError, r"^curve must hold real numbers"),
