@@ -70,3 +70,36 @@ def test_a_failing_claim_fails_the_check_and_names_it(
     assert not (out / "01_resnet_euler.verified.json").exists()
     with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
         verify([standin], out, jobs=0)
+
+
+def test_two_runs_at_a_time_from_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """papermill runs a chapter from its own folder (a process-wide chdir): with two runs in one
+    process, relative paths must not resolve against the other run's folder (make book failed so)."""
+    import os
+    import threading
+
+    import ctdepth_lib.book.verify as verify_mod
+
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    names = ["a.ipynb", "b.ipynb", "c.ipynb"]
+    for name in names:
+        (chapters / name).write_text("{}", encoding="utf-8")
+    barrier = threading.Barrier(2, timeout=5)
+
+    def fake_run(nb: Path, out: Path) -> tuple[Path, float, str]:
+        assert nb.is_absolute() and out.is_absolute(), (nb, out)
+        os.chdir(nb.parent)  # what papermill's cwd= does
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return nb, 0.0, ""
+
+    monkeypatch.setattr(verify_mod, "_run", fake_run)
+    monkeypatch.setattr(verify_mod, "fingerprint", lambda nb: "same")
+    monkeypatch.chdir(tmp_path)
+    assert verify([Path("chapters") / n for n in names], Path("_build/fresh/book"), jobs=2) == 0
+    os.chdir(tmp_path)
+    stamps = sorted(p.name for p in (tmp_path / "_build" / "fresh" / "book").glob("*.verified.json"))
+    assert stamps == ["a.verified.json", "b.verified.json", "c.verified.json"]

@@ -76,8 +76,10 @@ def verify(chapters: Sequence[Path], out: Path, *, jobs: int = 2) -> int:
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
-    out = Path(out)
-    stale = stale_chapters(chapters, out)
+    # absolute paths: papermill runs each chapter from its own folder (a process-wide chdir), and the
+    # runs share the process, so a relative path would resolve against another run's folder
+    out = Path(out).resolve()
+    stale = stale_chapters([Path(nb).resolve() for nb in chapters], out)
     if not stale:
         print(f"verify: all {len(chapters)} chapters unchanged since they last ran here with every claim holding")
         return 0
