@@ -173,6 +173,7 @@ from .topology import (
     FreeLayerClassifier as FreeLayerClassifier,
     FreeLayerTraining as FreeLayerTraining,
     PiecewiseConstantField as PiecewiseConstantField,
+    circle_image as circle_image,
     disc_grid as disc_grid,
     error_by_distance as error_by_distance,
     fold_summary as fold_summary,

@@ -192,14 +192,18 @@ def _log_density_change(
 
 
 # --------------------------------------------------------------------------- input checks of the estimators
+def _as_array(name: str, x: Any, what: str) -> np.ndarray:
+    """``x`` as a NumPy array (a torch tensor is detached and moved to the CPU); any other type is a ``TypeError``."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor {what}; got {type(x).__name__}")
+
+
 def _as_samples(name: str, x: Any) -> np.ndarray:
     """``x`` (NumPy array or torch tensor) as a finite float64 array of shape ``(n, d)``."""
-    if isinstance(x, torch.Tensor):
-        arr = x.detach().cpu().numpy()
-    elif isinstance(x, np.ndarray):
-        arr = x
-    else:
-        raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor of shape (n, d); got {type(x).__name__}")
+    arr = _as_array(name, x, "of shape (n, d)")
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(f"{name} must hold real numbers (float or int); got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[1] == 0:
@@ -222,12 +226,7 @@ def _check_distinct(name: str, x: np.ndarray) -> None:
 
 def _as_labels(name: str, y: Any, n: int) -> np.ndarray:
     """Integer class labels ``(n,)`` with at least two classes, as an int64 array."""
-    if isinstance(y, torch.Tensor):
-        arr = y.detach().cpu().numpy()
-    elif isinstance(y, np.ndarray):
-        arr = y
-    else:
-        raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor of integer labels; got {type(y).__name__}")
+    arr = _as_array(name, y, "of integer labels")
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
     if arr.ndim != 1 or arr.shape[0] != n:
@@ -837,7 +836,7 @@ def _best_linear_accuracy_bounds(x: np.ndarray, pos: np.ndarray, m: int) -> tupl
         proj = np.cos(theta)[:, None] * x[None, :, 0] + np.sin(theta)[:, None] * x[None, :, 1]
         p1 = np.sort(proj[:, pos], axis=1)  # class 1
         p0 = np.sort(proj[:, ~pos], axis=1)  # class 0
-        n1, n0 = p1.shape[1], p0.shape[1]
+        n1 = p1.shape[1]
         # lower bound: cuts between sorted projections; right = #{0 at or below b} + #{1 above b}
         order = np.argsort(proj, axis=1, kind="stable")
         is1 = pos[order]

@@ -344,22 +344,7 @@ def control_gradient_fd(
         raise TypeError(f"q(t0) must have the dtype of x0 ({x0.dtype}); got {q0.dtype}")
     check_tensor("dq(t0)", dq(t_start), like=q0, like_name="q(t0)")
     checked = _first_control_checked(F, x0)
-    return _control_gradient_fd(checked, q, dq, x0, start, end, loss, eps, rtol, atol)
-
-
-def _control_gradient_fd(
-    F: Control,
-    q: Schedule,
-    dq: Schedule,
-    x0: torch.Tensor,
-    t0: float,
-    t1: float,
-    loss: Loss,
-    eps: float,
-    rtol: float,
-    atol: float,
-) -> float:
-    """The unchecked core of :func:`control_gradient_fd`."""
+    # the reference: the perturbed controls q ± εδq in one DOP853 solve of the doubled state
     shape = x0.shape
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
@@ -367,11 +352,11 @@ def _control_gradient_fd(
         z = torch.from_numpy(y).reshape(2, *shape)
         with torch.no_grad():
             qt, dqt = q(tt), dq(tt)
-            out = torch.stack([F(z[0], qt + eps * dqt), F(z[1], qt - eps * dqt)])
+            out = torch.stack([checked(z[0], qt + eps * dqt), checked(z[1], qt - eps * dqt)])
         return out.numpy().ravel()
 
     y0 = torch.stack([x0.detach(), x0.detach()]).numpy().ravel()
-    sol = solve_ivp(rhs, (t0, t1), y0, method="DOP853", rtol=rtol, atol=atol)
+    sol = solve_ivp(rhs, (start, end), y0, method="DOP853", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"solve_ivp(DOP853) failed: {sol.message}")
     ends = torch.from_numpy(sol.y[:, -1].copy()).reshape(2, *shape)

@@ -46,7 +46,8 @@ systems*, arXiv:2209.10909 (2022); Hairer, Lubich & Wanner, *Geometric Numerical
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ __all__ = [
     "FreeLayerClassifier",
     "FreeLayerTraining",
     "PiecewiseConstantField",
+    "circle_image",
     "disc_grid",
     "error_by_distance",
     "fold_summary",
@@ -347,15 +349,60 @@ class FreeLayerTraining:
     losses: np.ndarray
 
 
+class _StackedLayers(torch.autograd.Function):
+    """``K`` networks' final states ``x_L`` at once, with a hand-written backward pass (one graph node).
+
+    Forward, per layer ``l`` and network ``k``, on states laid out as columns ``s (K, d, n)``::
+
+        z_l = (I + Δw_l) s_l + Δb_l,    s_{l+1} = z_l − a z_l³,    a = Δt γ.
+
+    Backward (reverse-mode, the chain rule written out), from ``ḡ = ∂ℒ/∂s_L``::
+
+        ḡ_z = ḡ ⊙ (1 − 3a z_l²),   ∂ℒ/∂Δw_l = ḡ_z s_lᵀ,   ∂ℒ/∂Δb_l = ḡ_z 1,   ḡ ← (I + Δw_l)ᵀ ḡ_z.
+
+    Two tensor operations per layer backward and three forward, against about a dozen small
+    operations per layer through autograd: the training step's cost is dispatch, not arithmetic
+    (measured: ~6× faster at ``d = 2``, ``n = 400``, ``K = 6``, ``L = 100``).  The gradient is
+    checked against finite differences (``torch.autograd.gradcheck``) and against autograd through
+    :meth:`FreeLayerClassifier.forward` in ``tests/test_topology.py``.
+
+    Shapes: ``delta_w (K, L, d, d)``, ``delta_b (K, L, 1, d)``, ``x (n, d)`` → ``x_L (K, n, d)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, delta_w: torch.Tensor, delta_b: torch.Tensor, x: torch.Tensor, a: float) -> torch.Tensor:
+        k, n_layers, d, _ = delta_w.shape
+        weights = (torch.eye(d, dtype=delta_w.dtype) + delta_w).transpose(0, 1).contiguous()  # (L, K, d, d)
+        biases = delta_b.transpose(0, 1).mT.contiguous()  # (L, K, d, 1)
+        states = x.new_empty(n_layers + 1, k, d, x.shape[0])
+        states[0] = x.mT
+        pre = x.new_empty(n_layers, k, d, x.shape[0])
+        for layer in range(n_layers):
+            z = torch.baddbmm(biases[layer], weights[layer], states[layer], out=pre[layer])
+            torch.addcmul(z, z * z, z, value=-a, out=states[layer + 1])
+        ctx.save_for_backward(weights, states, pre)
+        ctx.a = a
+        return states[-1].mT
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        weights, states, pre = ctx.saved_tensors
+        slopes = torch.addcmul(torch.ones((), dtype=pre.dtype), pre, pre, value=-3.0 * ctx.a)  # σ′(z_l)
+        grad_z = torch.empty_like(pre)
+        g = grad.mT
+        for layer in range(weights.shape[0] - 1, -1, -1):
+            gz = torch.mul(g, slopes[layer], out=grad_z[layer])
+            g = torch.bmm(weights[layer].mT, gz)
+        grad_w = (grad_z @ states[:-1].mT).transpose(0, 1)  # (K, L, d, d)
+        grad_b = grad_z.sum(-1).transpose(0, 1)[:, :, None, :]  # (K, L, 1, d)
+        return grad_w, grad_b, None, None
+
+
 def _batched_logits(
     dw: torch.Tensor, db: torch.Tensor, R: torch.Tensor, r: torch.Tensor, x: torch.Tensor, a: float
 ) -> torch.Tensor:
     """``K`` networks at once: ``dw (K, L, d, d)``, ``db (K, L, 1, d)``, ``R (K, d, C)``, ``r (K, 1, C)``, ``x (n, d)``."""
-    state = x.expand(dw.shape[0], *x.shape)
-    for dwl, dbl in zip(dw.unbind(1), db.unbind(1), strict=True):
-        z = torch.baddbmm(dbl, state, dwl.mT) + state
-        state = z - a * z**3
-    return torch.baddbmm(r, state, R)
+    return torch.baddbmm(r, _StackedLayers.apply(dw, db, x, a), R)
 
 
 def train_free_layer_classifier(
@@ -413,18 +460,37 @@ def train_free_layer_classifier(
     check_int("steps", steps, 1)
     check_int("restarts", restarts, 1)
     check_int("seed", seed, 0)
-    return _train_restarts(
-        torch.as_tensor(xa, dtype=torch.float64),
-        torch.as_tensor(ya, dtype=torch.int64),
-        n_classes,
-        n_layers,
-        float(T),
-        float(gamma),
-        float(init_scale),
-        float(lr),
-        steps,
-        restart_seeds(seed, restarts),
-    )
+    with _flush_denormals():
+        return _train_restarts(
+            torch.as_tensor(xa, dtype=torch.float64),
+            torch.as_tensor(ya, dtype=torch.int64),
+            n_classes,
+            n_layers,
+            float(T),
+            float(gamma),
+            float(init_scale),
+            float(lr),
+            steps,
+            restart_seeds(seed, restarts),
+        )
+
+
+@contextmanager
+def _flush_denormals() -> Iterator[None]:
+    """Treat subnormal floats as zero inside the block (``torch.set_flush_denormal``), then restore.
+
+    Late in training the softmax gradients of well-classified points fall below the smallest
+    normal float64 (~2.2e-308); arithmetic on such subnormals is many times slower on x86 CPUs
+    (measured: the 100-layer training step 1.4–1.7× slower without this).  Flushing them changes
+    each gradient by less than 1e-307 in absolute value.  torch has no getter for the mode, so the
+    previous mode is probed (a subnormal times one is zero only while flushing is on).
+    """
+    was_on = bool(torch.tensor([5e-324], dtype=torch.float64).mul(1.0)[0] == 0)
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
 
 
 def _train_restarts(
@@ -634,6 +700,77 @@ def winding_number(curve: Any, point: Any) -> float:
 def _winding_number(c: np.ndarray, p: np.ndarray) -> float:
     z = (c[:, 0] - p[0]) + 1j * (c[:, 1] - p[1])
     return float(np.angle(np.roll(z, -1) / z).sum() / (2.0 * math.pi))
+
+
+def circle_image(
+    features: Callable[[torch.Tensor], torch.Tensor],
+    radius: float,
+    *,
+    n_points: int = 2000,
+    max_turn: float = math.pi / 8,
+    max_points: int = 200_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image of the circle ``|x| = radius`` and of its centre under a map of the plane, sampled finely enough.
+
+    Starts from ``n_points`` equally spaced angles; every edge of the image polygon that turns by
+    more than ``max_turn`` around the centre's image ``φ(0)`` gets 7 more points between its ends
+    (equally spaced in angle), until no edge does.  :func:`winding_number` counts an edge that
+    turns by more than π the wrong way round, and a trained map can stretch a short arc of the
+    circle around ``φ(0)``; with every edge under ``max_turn < π`` the count is right.
+
+    Args:
+        features: ``φ``, a map from float64 ``(n, 2)`` to ``(n, 2)`` (e.g. a model's ``features``).
+        radius: the circle's radius (> 0).
+        n_points: the starting number of points (>= 3).
+        max_turn: the largest angle (radians, in ``(0, π)``) an edge may turn around ``φ(0)``.
+        max_points: the most points the refinement may use (>= ``n_points``).
+
+    Returns:
+        ``(curve, centre)``: ``(m, 2)`` images in the order of the angle and ``φ(0)`` ``(2,)``, NumPy float64.
+
+    Raises:
+        RuntimeError: more than ``max_points`` points would be needed.
+    """
+    check_callable("features", features, "features(x)")
+    r = check_positive("radius", radius)
+    check_int("n_points", n_points, 3)
+    turn = check_positive("max_turn", max_turn)
+    if not turn < math.pi:
+        raise ValueError(
+            f"max_turn must be less than pi (an edge turning by more than pi is miscounted); got {max_turn!r}"
+        )
+    check_int("max_points", max_points, n_points)
+
+    def apply(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            out = features(x)
+        arr = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        if arr.shape != x.shape:
+            raise ValueError(f"features must map points (n, 2) to (n, 2); got shape {arr.shape} for {tuple(x.shape)}")
+        return arr.astype(np.float64)
+
+    def image(angles: np.ndarray) -> np.ndarray:
+        a = torch.as_tensor(angles, dtype=torch.float64)
+        return apply(r * torch.stack([a.cos(), a.sin()], dim=1))
+
+    centre = apply(torch.zeros(1, 2, dtype=torch.float64))[0]
+    angles = np.linspace(0.0, 2.0 * math.pi, n_points, endpoint=False)
+    curve = image(angles)
+    while True:
+        z = (curve[:, 0] - centre[0]) + 1j * (curve[:, 1] - centre[1])
+        long_edges = np.abs(np.angle(np.roll(z, -1) / z)) > turn
+        if not long_edges.any():
+            return curve, centre
+        if angles.size + 7 * int(long_edges.sum()) > max_points:
+            raise RuntimeError(f"the image of the circle needs more than max_points = {max_points} points")
+        ends = np.roll(angles, -1)
+        ends[-1] += 2.0 * math.pi
+        start, width = angles[long_edges], (ends - angles)[long_edges]
+        new = (start[:, None] + width[:, None] * np.arange(1, 8) / 8.0).ravel()
+        angles = np.concatenate([angles, new])
+        curve = np.concatenate([curve, image(new)])
+        order = np.argsort(angles)
+        angles, curve = angles[order], curve[order]
 
 
 # --------------------------------------------------------------------------- a dense grid of the whole disc

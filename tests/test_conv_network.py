@@ -13,7 +13,13 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from ctdepth_lib.conv_network import NONLINEARITIES, NearIdentityConvNet, digit_split, relative_layer_changes
+from ctdepth_lib.conv_network import (
+    NONLINEARITIES,
+    NearIdentityConvNet,
+    _CubicStep,
+    digit_split,
+    relative_layer_changes,
+)
 from ctdepth_lib.training import train
 
 
@@ -100,6 +106,16 @@ def test_layers_match_explicit_matrices(nonlinearity: str) -> None:
     np.testing.assert_allclose(model.predict_logits(u, batch_size=2).numpy(), logits, rtol=1e-13, atol=1e-13)
     ev = model.evidence(u).detach()
     np.testing.assert_allclose((ev.sum((2, 3)) + model.c.detach()).numpy(), logits, rtol=1e-13, atol=1e-13)
+
+
+def test_cubic_step_gradient_against_finite_differences_and_autograd() -> None:
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: _CubicStep.apply(v, 0.07), (z,))
+    weights = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64)
+    (mine,) = torch.autograd.grad((_CubicStep.apply(z, 0.07) * weights).sum(), z)
+    (plain,) = torch.autograd.grad(((z - 0.07 * z**3) * weights).sum(), z)
+    torch.testing.assert_close(mine, plain, rtol=1e-14, atol=1e-15)
 
 
 def test_field_matches_explicit_matrix() -> None:

@@ -5,6 +5,7 @@ summary on constructed folds, and the separability and distance measurements aga
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from ctdepth_lib.topology import (
     FreeLayerClassifier,
     FreeLayerTraining,
     PiecewiseConstantField,
+    _flush_denormals,
+    _StackedLayers,
+    circle_image,
     disc_grid,
     error_by_distance,
     fold_summary,
@@ -411,6 +415,49 @@ def test_winding_number_rejects(curve: object, point: object, error: type, match
         winding_number(curve, point)
 
 
+def test_circle_image_refines_until_the_winding_number_is_right() -> None:
+    """Closed forms: the identity keeps the circle; z ↦ z^k (complex power) winds k times around φ(0) = 0."""
+    curve, centre = circle_image(lambda u: 2.0 * u + 1.0, 1.5, n_points=100)
+    a = np.linspace(0.0, 2.0 * math.pi, 100, endpoint=False)
+    np.testing.assert_allclose(curve, 2.0 * 1.5 * np.stack([np.cos(a), np.sin(a)], 1) + 1.0, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(centre, [1.0, 1.0], rtol=0, atol=0)
+
+    def power(k: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        def f(u: torch.Tensor) -> torch.Tensor:
+            z = torch.complex(u[:, 0], u[:, 1]) ** k
+            return torch.stack([z.real, z.imag], 1)
+
+        return f
+
+    for k in (2, 5):
+        # 4 points: the image's edges turn by k·π/2 > π, so the polygon alone would miscount
+        coarse = power(k)(1.2 * torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=DT)).numpy()
+        assert abs(winding_number(coarse, np.zeros(2)) - k) > 0.5
+        curve, centre = circle_image(power(k), 1.2, n_points=4, max_turn=math.pi / 4)
+        assert curve.shape[0] > 4 and winding_number(curve, centre) == pytest.approx(k, abs=1e-9)
+        z = curve[:, 0] + 1j * curve[:, 1]
+        assert np.abs(np.angle(np.roll(z, -1) / z)).max() <= math.pi / 4
+    with pytest.raises(RuntimeError, match="max_points = 10"):
+        circle_image(power(5), 1.0, n_points=4, max_points=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((None, 1.0), {}, TypeError, r"^features must be callable"),
+        ((lambda u: u, 0.0), {}, ValueError, r"^radius must be"),
+        ((lambda u: u, 1.0), {"n_points": 2}, ValueError, r"^n_points must be"),
+        ((lambda u: u, 1.0), {"max_turn": math.pi}, ValueError, r"^max_turn must be less than pi"),
+        ((lambda u: u, 1.0), {"max_turn": 0.0}, ValueError, r"^max_turn must be"),
+        ((lambda u: u, 1.0), {"n_points": 100, "max_points": 50}, ValueError, r"^max_points must be"),
+        ((lambda u: u[:, :1], 1.0), {}, ValueError, r"^features must map points \(n, 2\) to \(n, 2\)"),
+    ],
+)
+def test_circle_image_rejects(args: tuple, kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        circle_image(*args, **kwargs)
+
+
 # --------------------------------------------------------------------------- distances and error rates
 def test_nearest_distance_against_brute_force() -> None:
     rng = np.random.default_rng(3)
@@ -507,6 +554,41 @@ def test_batched_restarts_equal_separate_adam_runs() -> None:
     with torch.no_grad():
         final = float(torch.nn.functional.cross_entropy(out.model(x), y))
     assert final == pytest.approx(out.train_losses[out.best], rel=1e-10)
+
+
+def test_stacked_layers_backward_against_finite_differences_and_autograd() -> None:
+    """The hand-written backward pass of the batched training against gradcheck and autograd of the model itself."""
+    gen = torch.Generator().manual_seed(3)
+    k, n_layers, d, n, a = 2, 4, 3, 5, 0.3
+    dw = (0.3 * torch.randn(k, n_layers, d, d, generator=gen, dtype=DT)).requires_grad_(True)
+    db = (0.3 * torch.randn(k, n_layers, 1, d, generator=gen, dtype=DT)).requires_grad_(True)
+    x = torch.randn(n, d, generator=gen, dtype=DT)
+    assert torch.autograd.gradcheck(lambda w, b: _StackedLayers.apply(w, b, x, a), (dw, db))
+    weights = torch.randn(k, n, d, generator=gen, dtype=DT)
+    grads = torch.autograd.grad((_StackedLayers.apply(dw, db, x, a) * weights).sum(), (dw, db))
+    for j in range(k):
+        model = FreeLayerClassifier(d, n_layers, T=1.0, gamma=a * n_layers)
+        with torch.no_grad():
+            model.delta_w.copy_(dw[j])
+            model.delta_b.copy_(db[j, :, 0])
+        (model.features(x) * weights[j]).sum().backward()
+        torch.testing.assert_close(grads[0][j], model.delta_w.grad, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(grads[1][j, :, 0], model.delta_b.grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_flush_denormals_is_on_inside_and_restored_after(before: bool) -> None:
+    def subnormal_survives() -> bool:
+        return bool(torch.tensor([5e-324], dtype=DT).mul(1.0)[0] != 0)
+
+    assert torch.set_flush_denormal(before)  # this CPU supports the mode (x86 with SSE3)
+    try:
+        assert subnormal_survives() is not before
+        with _flush_denormals():
+            assert not subnormal_survives()
+        assert subnormal_survives() is not before
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def test_training_separates_the_3d_disc_from_the_annulus() -> None:
