@@ -12,7 +12,14 @@ import pytest
 
 from ctdepth_lib import claims
 from ctdepth_lib.book.digests import library_digest, science_digest, science_files
-from ctdepth_lib.book.sweep_task import CLAIM_MIME, CONTINUE_VAR, THREAD_VARS, failed_claims, kernel_env
+from ctdepth_lib.book.sweep_task import (
+    CLAIM_MIME,
+    CLIENT_VARS,
+    CONTINUE_VAR,
+    THREAD_VARS,
+    failed_claims,
+    kernel_env,
+)
 
 
 def test_failed_claims_reads_the_failing_records() -> None:
@@ -38,6 +45,24 @@ def test_kernel_env_reads_the_environment_and_never_writes_it(monkeypatch: pytes
         "OPENBLAS_NUM_THREADS": "2",
         CONTINUE_VAR: "1",
     }
+
+
+def test_kernel_env_takes_the_clients_values_of_what_the_nanny_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"MALLOC_TRIM_THRESHOLD_": "65536", "PYTHONHASHSEED": "6640"}.items():
+        monkeypatch.setenv(key, value)  # as Dask's nanny leaves them in a worker
+    client = {key: None for key in CLIENT_VARS} | {"PYTHONHASHSEED": "0"}
+    env = kernel_env(client)
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and "OMP_NUM_THREADS" not in env
+    assert env["PYTHONHASHSEED"] == "0"
+
+
+def test_client_vars_cover_every_variable_the_nanny_sets() -> None:
+    """Contract with distributed: a variable its nanny gains must reach the kernel from the client."""
+    import dask.config
+    import distributed  # noqa: F401 - loads distributed's defaults into dask.config
+
+    set_by_nanny = set(dask.config.get("distributed.nanny.pre-spawn-environ")) | {"PYTHONHASHSEED"}
+    assert set_by_nanny <= set(CLIENT_VARS) and set(THREAD_VARS) <= set(CLIENT_VARS)
 
 
 def _package(root: Path) -> Path:

@@ -290,7 +290,7 @@ def _run_all(client: Any, todo: list[Run], out: Path, timeout: float, progress: 
     execute_run = _ByValue(sweep_task.execute_run)
 
     library = digests.library_digest()
-    thread_env = {k: os.environ.get(k) for k in sweep_task.THREAD_VARS}
+    client_env = {k: os.environ.get(k) for k in sweep_task.CLIENT_VARS}
     blobs: dict[Path, Any] = {}
     futures = {}
     for run in todo:
@@ -303,7 +303,7 @@ def _run_all(client: Any, todo: list[Run], out: Path, timeout: float, progress: 
             run.params | {"SEED": run.seed},
             timeout,
             library,
-            thread_env,
+            client_env,
             key=f"ctdepth-run-{run.run_id}-{run.version}-{time.time_ns()}",
             retries=2,
             pure=False,

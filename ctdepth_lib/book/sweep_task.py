@@ -25,11 +25,26 @@ from typing import Any
 
 from .digests import library_digest, package_dir
 
-__all__ = ["CLAIM_MIME", "CONTINUE_VAR", "THREAD_VARS", "execute_run", "failed_claims", "kernel_env"]
+__all__ = [
+    "CLAIM_MIME",
+    "CLIENT_VARS",
+    "CONTINUE_VAR",
+    "THREAD_VARS",
+    "execute_run",
+    "failed_claims",
+    "kernel_env",
+]
 
-#: Thread-count variables that Dask's nanny sets to 1 for its workers; a run's kernel gets the
-#: client's values instead, so a sweep computes what a plain papermill run on the client does.
+#: Thread-count variables that Dask's nanny sets to 1 for its workers.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Every variable Dask's nanny sets for a worker before it starts it (the config
+#: ``distributed.nanny.pre-spawn-environ``, and ``PYTHONHASHSEED``): the thread counts, a hash
+#: seed, and ``MALLOC_TRIM_THRESHOLD_=65536``, with which glibc hands freed memory back at once,
+#: so that each large tensor is a fresh ``mmap``: chapter 6's quick run took 65 s instead of 47 s
+#: under it (measured, one papermill run on an idle machine). A run's kernel gets the client's
+#: values of all of them instead, so a sweep computes, and times, what a plain papermill run on
+#: the client does.
+CLIENT_VARS = (*THREAD_VARS, "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")
 #: Set to ``1`` in a run's kernel: a failing claim is recorded and the run goes on, so a run
 #: measures every claim (``ctdepth_lib.claims.CONTINUE_VAR``; spelled out, this module imports
 #: nothing of ctdepth_lib).
@@ -50,11 +65,11 @@ def failed_claims(notebook: str) -> list[str]:
     return out
 
 
-def kernel_env(thread_env: Mapping[str, str | None]) -> dict[str, str]:
-    """The environment a run's kernel starts with: this process's, with ``thread_env`` (a value of
-    None unsets the variable) and ``CTDEPTH_CLAIMS_CONTINUE=1``. ``os.environ`` itself is only read."""
+def kernel_env(client_env: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment a run's kernel starts with: this process's, with ``client_env`` (the client's
+    values of :data:`CLIENT_VARS`; a value of None unsets the variable) and ``CTDEPTH_CLAIMS_CONTINUE=1``. ``os.environ`` itself is only read."""
     env = dict(os.environ)
-    for key, value in (dict(thread_env) | {CONTINUE_VAR: "1"}).items():
+    for key, value in (dict(client_env) | {CONTINUE_VAR: "1"}).items():
         if value is None:
             env.pop(key, None)
         else:
@@ -87,11 +102,11 @@ def execute_run(
     parameters: dict[str, Any],
     timeout: float,
     library: str,
-    thread_env: dict[str, str | None],
+    client_env: dict[str, str | None],
 ) -> dict[str, Any]:
     """Execute one run with papermill on a worker; return its outcome and executed notebook.
 
-    The kernel runs in a temporary folder with :func:`kernel_env`: the client's thread counts and
+    The kernel runs in a temporary folder with :func:`kernel_env`: the client's :data:`CLIENT_VARS` and
     ``CTDEPTH_CLAIMS_CONTINUE=1``, so a failing claim does not stop the run, which then measures
     every later claim and is recorded as ``fail``. Never raises for what happens in the notebook
     (claim failure, cell error, timeout): those are outcomes. Raises only when this worker cannot
@@ -115,7 +130,7 @@ def execute_run(
         try:
             pm.execute_notebook(
                 str(src), str(dst), parameters=parameters, kernel_name="python3", progress_bar=False,
-                execution_timeout=timeout, kernel_manager_class=_kernel_manager(kernel_env(thread_env), tmp),
+                execution_timeout=timeout, kernel_manager_class=_kernel_manager(kernel_env(client_env), tmp),
             )  # fmt: skip
         except PapermillExecutionError as exc:
             status = "fail" if exc.ename == "ClaimFailed" else "error"
