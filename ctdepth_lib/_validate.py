@@ -22,11 +22,13 @@ import math
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 from ._typing import Field
 
 __all__ = [
+    "as_numpy",
     "check_callable",
     "check_choice",
     "check_field_output",
@@ -44,6 +46,11 @@ __all__ = [
     "check_trajectory",
     "check_type",
 ]
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """``value`` as a NumPy array, unchecked; a tensor is detached and brought to the CPU first."""
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def _describe(value: Any) -> str:

@@ -55,6 +55,7 @@ from .data import mnist_digits
 
 __all__ = ["NONLINEARITIES", "NearIdentityConvNet", "digit_split", "relative_layer_changes"]
 
+
 class _CubicStep(torch.autograd.Function):
     """``σ(z) = z − a z³`` elementwise, as one autograd node: ``σ′(z) = 1 − 3a z²``.
 

@@ -23,7 +23,7 @@ import torch
 from sklearn.datasets import load_digits, make_moons
 from sklearn.model_selection import train_test_split
 
-from ._validate import check_float_dtype, check_int, check_real
+from ._validate import as_numpy, check_float_dtype, check_int, check_real
 
 __all__ = [
     "MNIST_PATH",
@@ -70,8 +70,7 @@ def check_dataset(x: object, y: object, *, x_name: str = "x", y_name: str = "y")
         ValueError: an empty dataset, a label/feature count mismatch, non-finite
             features, labels that are not integers ``>= 0`` — the message names the argument.
     """
-    xa = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    ya = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    xa, ya = as_numpy(x), as_numpy(y)
     if xa.ndim != 2:
         raise ValueError(f"{x_name} must have shape (n_samples, n_features); got shape {xa.shape}")
     if xa.shape[0] == 0 or xa.shape[1] == 0:

@@ -21,14 +21,14 @@ import scipy.linalg
 import scipy.optimize
 import torch
 
-from ._validate import check_int, check_real
+from ._validate import as_numpy, check_int, check_real
 
 __all__ = ["leaky_limit_closed_form"]
 
 
 def _array(value: Any) -> np.ndarray:
     """``value`` (a NumPy array, a list or a torch tensor) as a float64 NumPy array."""
-    return np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+    return np.asarray(as_numpy(value), dtype=np.float64)
 
 
 def _piece_map(m: np.ndarray, cv: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -193,3 +194,12 @@ def test_each_face_checks_its_time_grid_once(face: str, monkeypatch: pytest.Monk
     calls = count_time_grid_checks(monkeypatch)
     call()
     assert calls == ["ts"]
+
+
+def test_as_numpy_detaches_tensors_and_passes_arrays_and_lists() -> None:
+    t = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    out = v.as_numpy(t * 2.0)
+    assert isinstance(out, np.ndarray) and out.tolist() == [[2.0, 4.0]]
+    arr = np.arange(3)
+    assert v.as_numpy(arr) is arr
+    assert v.as_numpy([True, False]).dtype == np.bool_
