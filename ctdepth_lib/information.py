@@ -39,6 +39,7 @@ from torch.func import jvp, vmap
 
 from ._typing import Field
 from ._validate import (
+    as_numpy,
     check_callable,
     check_choice,
     check_first_output,
@@ -194,11 +195,9 @@ def _log_density_change(
 # --------------------------------------------------------------------------- input checks of the estimators
 def _as_array(name: str, x: Any, what: str) -> np.ndarray:
     """``x`` as a NumPy array (a torch tensor is detached and moved to the CPU); any other type is a ``TypeError``."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    if isinstance(x, np.ndarray):
-        return x
-    raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor {what}; got {type(x).__name__}")
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"{name} must be a numpy.ndarray or torch.Tensor {what}; got {type(x).__name__}")
+    return as_numpy(x)
 
 
 def _as_samples(name: str, x: Any) -> np.ndarray:

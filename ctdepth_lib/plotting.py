@@ -8,6 +8,7 @@ on a marked floor (:func:`log_floor`) and explained in the caption, 150 dpi.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -15,7 +16,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.legend import Legend
 
-__all__ = ["COLORS", "DASHES", "legend_above", "legend_outside", "log_floor", "reference_slope", "use_style"]
+__all__ = [
+    "COLORS",
+    "DASHES",
+    "NO_FIGURES_VAR",
+    "figures_as_text",
+    "legend_above",
+    "legend_outside",
+    "log_floor",
+    "reference_slope",
+    "use_style",
+]
 
 #: One colour per method, the same in every chapter.
 COLORS: dict[str, str] = {
@@ -80,9 +91,32 @@ _RC = {
 }
 
 
+#: Set to ``"1"`` in the kernels of the seed sweep (:func:`ctdepth_lib.book.sweep_task.kernel_env`):
+#: a sweep run is read for its claims only, so its figures are not drawn.
+NO_FIGURES_VAR = "CTDEPTH_NO_FIGURES"
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent); with ``CTDEPTH_NO_FIGURES=1``, also :func:`figures_as_text`."""
     mpl.rcParams.update(_RC)
+    if os.environ.get(NO_FIGURES_VAR) == "1":
+        figures_as_text()
+
+
+def figures_as_text() -> None:
+    """Turn off the running IPython's image formatters: a shown figure is then displayed as its text repr, never drawn.
+
+    Drawing and encoding the figures is about a tenth of a quick chapter run; the seed sweep, which
+    reads only the claims, skips it.  Outside IPython (a plain script) this does nothing.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    for mime, formatter in shell.display_formatter.formatters.items():
+        if mime.startswith("image/") or mime == "application/pdf":
+            formatter.enabled = False
 
 
 def reference_slope(

@@ -753,9 +753,11 @@ def circle_image(
         a = torch.as_tensor(angles, dtype=torch.float64)
         return apply(r * torch.stack([a.cos(), a.sin()], dim=1))
 
-    centre = apply(torch.zeros(1, 2, dtype=torch.float64))[0]
     angles = np.linspace(0.0, 2.0 * math.pi, n_points, endpoint=False)
-    curve = image(angles)
+    a = torch.as_tensor(angles, dtype=torch.float64)
+    # the centre rides with the first points: one call of φ (one ODE solve for a flow), not two
+    first = apply(torch.cat([torch.zeros(1, 2, dtype=torch.float64), r * torch.stack([a.cos(), a.sin()], dim=1)]))
+    centre, curve = first[0], first[1:]
     while True:
         z = (curve[:, 0] - centre[0]) + 1j * (curve[:, 1] - centre[1])
         long_edges = np.abs(np.angle(np.roll(z, -1) / z)) > turn

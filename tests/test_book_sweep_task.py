@@ -10,12 +10,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ctdepth_lib import claims
+from ctdepth_lib import claims, plotting
 from ctdepth_lib.book.digests import library_digest, science_digest, science_files
 from ctdepth_lib.book.sweep_task import (
     CLAIM_MIME,
     CLIENT_VARS,
     CONTINUE_VAR,
+    NO_FIGURES_VAR,
     THREAD_VARS,
     failed_claims,
     kernel_env,
@@ -24,6 +25,7 @@ from ctdepth_lib.book.sweep_task import (
 
 def test_failed_claims_reads_the_failing_records() -> None:
     assert CONTINUE_VAR == claims.CONTINUE_VAR and CLAIM_MIME == claims.CLAIM_MIME
+    assert NO_FIGURES_VAR == plotting.NO_FIGURES_VAR
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")
     for verdict in ("pass", "fail", "fail"):
@@ -44,6 +46,7 @@ def test_kernel_env_reads_the_environment_and_never_writes_it(monkeypatch: pytes
         "OMP_NUM_THREADS": "4",
         "OPENBLAS_NUM_THREADS": "2",
         CONTINUE_VAR: "1",
+        NO_FIGURES_VAR: "1",
     }
 
 

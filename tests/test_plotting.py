@@ -6,9 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import types
+
+import IPython
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
 from ctdepth_lib import plotting
 
@@ -20,6 +24,33 @@ def test_every_method_has_a_colour_and_a_dash() -> None:
 def test_style_is_150_dpi() -> None:
     plotting.use_style()
     assert matplotlib.rcParams["figure.dpi"] >= 150 and matplotlib.rcParams["savefig.dpi"] >= 150
+
+
+class _Shown:
+    """An object IPython shows as an image and as text."""
+
+
+def _shell() -> types.SimpleNamespace:
+    fmt = DisplayFormatter()
+    fmt.formatters["image/png"].for_type(_Shown, lambda obj: b"png")
+    return types.SimpleNamespace(display_formatter=fmt)
+
+
+def test_no_figures_shows_images_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = _shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setenv(plotting.NO_FIGURES_VAR, "0")
+    plotting.use_style()
+    assert "image/png" in shell.display_formatter.format(_Shown())[0]
+    monkeypatch.setenv(plotting.NO_FIGURES_VAR, "1")
+    plotting.use_style()
+    data, _ = shell.display_formatter.format(_Shown())
+    assert "image/png" not in data and "text/plain" in data
+
+
+def test_figures_as_text_outside_ipython_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    plotting.figures_as_text()
 
 
 def test_log_floor_moves_only_exact_zeros() -> None:

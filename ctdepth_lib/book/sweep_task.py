@@ -29,6 +29,7 @@ __all__ = [
     "CLAIM_MIME",
     "CLIENT_VARS",
     "CONTINUE_VAR",
+    "NO_FIGURES_VAR",
     "THREAD_VARS",
     "execute_run",
     "failed_claims",
@@ -49,6 +50,9 @@ CLIENT_VARS = (*THREAD_VARS, "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")
 #: measures every claim (``ctdepth_lib.claims.CONTINUE_VAR``; spelled out, this module imports
 #: nothing of ctdepth_lib).
 CONTINUE_VAR = "CTDEPTH_CLAIMS_CONTINUE"
+#: Set to ``1`` in a run's kernel: the run is read for its claims only, so its figures are not
+#: drawn (``ctdepth_lib.plotting.NO_FIGURES_VAR``): about a tenth of a quick run of chapter 6.
+NO_FIGURES_VAR = "CTDEPTH_NO_FIGURES"
 CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 
 
@@ -67,9 +71,10 @@ def failed_claims(notebook: str) -> list[str]:
 
 def kernel_env(client_env: Mapping[str, str | None]) -> dict[str, str]:
     """The environment a run's kernel starts with: this process's, with ``client_env`` (the client's
-    values of :data:`CLIENT_VARS`; a value of None unsets the variable) and ``CTDEPTH_CLAIMS_CONTINUE=1``. ``os.environ`` itself is only read."""
+    values of :data:`CLIENT_VARS`; a value of None unsets the variable), ``CTDEPTH_CLAIMS_CONTINUE=1``
+    and ``CTDEPTH_NO_FIGURES=1``. ``os.environ`` itself is only read."""
     env = dict(os.environ)
-    for key, value in (dict(client_env) | {CONTINUE_VAR: "1"}).items():
+    for key, value in (dict(client_env) | {CONTINUE_VAR: "1", NO_FIGURES_VAR: "1"}).items():
         if value is None:
             env.pop(key, None)
         else:
@@ -106,9 +111,10 @@ def execute_run(
 ) -> dict[str, Any]:
     """Execute one run with papermill on a worker; return its outcome and executed notebook.
 
-    The kernel runs in a temporary folder with :func:`kernel_env`: the client's :data:`CLIENT_VARS` and
-    ``CTDEPTH_CLAIMS_CONTINUE=1``, so a failing claim does not stop the run, which then measures
-    every later claim and is recorded as ``fail``. Never raises for what happens in the notebook
+    The kernel runs in a temporary folder with :func:`kernel_env`: the client's :data:`CLIENT_VARS`,
+    ``CTDEPTH_NO_FIGURES=1`` (the executed notebook has no images) and ``CTDEPTH_CLAIMS_CONTINUE=1``,
+    so a failing claim does not stop the run, which then measures every later claim and is
+    recorded as ``fail``. Never raises for what happens in the notebook
     (claim failure, cell error, timeout): those are outcomes. Raises only when this worker cannot
     run it at all (its ``ctdepth_lib`` differs from the client's), so Dask retries it and the
     client records it as lost.
