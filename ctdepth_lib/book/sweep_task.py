@@ -51,7 +51,7 @@ CLIENT_VARS = (*THREAD_VARS, "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")
 #: nothing of ctdepth_lib).
 CONTINUE_VAR = "CTDEPTH_CLAIMS_CONTINUE"
 #: Set to ``1`` in a run's kernel: the run is read for its claims only, so its figures are not
-#: drawn (``ctdepth_lib.plotting.NO_FIGURES_VAR``): about a tenth of a quick run of chapter 6.
+#: drawn (``ctdepth_lib.plotting.NO_FIGURES_VAR``): 5–10 % of a quick run of chapter 6, measured.
 NO_FIGURES_VAR = "CTDEPTH_NO_FIGURES"
 CLAIM_MIME = "application/vnd.ctdepth.claim+json"
 
