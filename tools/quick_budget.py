@@ -1,21 +1,21 @@
 """Time a chapter's run against a budget stated on another machine, by a workload timed on both.
 
 A budget in seconds ("the quick run ≤ 20 s on 2 cores") only means something on the machine it
-was measured on, and this machine's speed drifts by ±60 % from hour to hour. Issue 25 states its
-budgets together with a reference workload measured on 2 idle cores, a 20-layer stack of 3×3
-convolutions over 28×28 images: one epoch of 8,000 digits takes about 7 s at 8 channels and about
-12 s at 16 channels. This script alternates that workload with the chapter's runs (reference, run,
-reference, run, …, reference), takes for each run the mean of the reference times just before and
-just after it, so both see the same phase of the machine, and scales the run's time to the
-issue's machine::
+was measured on, and this machine's speed drifts by ±60 % from hour to hour. Chapter 6's budgets
+(a quick run ≤ 20 s, a full run ≤ 90 s; issue 25) were set together with a reference workload
+measured on 2 idle cores of that machine, a 20-layer stack of 3×3 convolutions over 28×28
+images: one epoch of 8,000 digits took about 7 s at 8 channels and about 12 s at 16 channels.
+This script alternates that workload with the chapter's runs (reference, run, reference, run, …,
+reference), takes for each run the mean of the reference times just before and just after it,
+so both see the same phase of the machine, and scales the run's time to the budget's machine::
 
     t_there = t_run · t_ref_there / t_ref_here
 
 once with each channel count; the larger of the two counts. The reference is written here as
 that sentence describes it: float32, Adam with mini-batches of 64 (the chapter's), each layer
 ``y = x + Δt·conv(x)``, ``x ← y − Δt·y³`` (the chapter's near-identity form, Δt = 0.05), an input
-convolution and a linear read-out. The issue's two times have the ratio 12/7 ≈ 1.7; the script
-prints the ratio it measured here.
+convolution and a linear read-out. The two reference times there have the ratio 12/7 ≈ 1.7; the
+script prints the ratio it measures here.
 
 The chapter runs exactly as a sweep runs it (:func:`ctdepth_lib.book.sweep_task.execute_run`:
 papermill, no figures, claims continue): the quick parameters with one thread (a sweep worker is
@@ -42,7 +42,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Issue 25's reference: seconds per epoch of 8,000 digits on 2 idle cores, by channel count.
+#: The reference where the budgets were set (issue 25): seconds per epoch of 8,000 digits on 2
+#: idle cores, by channel count.
 REFERENCE_THERE = {8: 7.0, 16: 12.0}
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -86,7 +87,7 @@ def reference_workload(threads: int = 2, digits: int = 8000, batch: int = 64) ->
 
 
 def scaled(run_seconds: float, reference_here: dict[int, float]) -> dict[int, float]:
-    """The run's time on the issue's machine, once per channel count: ``t_run · t_there / t_here``.
+    """The run's time on the budget's machine, once per channel count: ``t_run · t_there / t_here``.
 
     Raises:
         ValueError: a time that is not positive, or a channel count without a reference time.
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--full", action="store_true", help="the chapter's own parameters on 2 threads, not the quick ones on 1"
     )
     ap.add_argument(
-        "--budget", type=float, default=None, help="seconds on the issue's machine (default 20, or 90 with --full)"
+        "--budget", type=float, default=None, help="seconds on the budget's machine (default 20, or 90 with --full)"
     )
     ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)  # the subprocess's entry
     args = ap.parse_args(argv)
