@@ -23,7 +23,7 @@ single-threaded), or with ``--full`` the chapter's own parameters with two threa
 runs it under nbval). Nothing is written into the repository.
 
     python tools/quick_budget.py                      # chapter 6, quick, 5 runs, budget 20 s
-    python tools/quick_budget.py --full --budget 90   # chapter 6, full parameters, 2 threads
+    python tools/quick_budget.py --full               # chapter 6, full parameters, 2 threads, budget 90 s
     python tools/quick_budget.py --chapter 05_training --runs 3
 
 Exit status 0 when the median over the runs of the scaled time is within the budget, 1 when it is not.
@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The reference where the budgets were set (issue 25): seconds per epoch of 8,000 digits on 2
 #: idle cores, by channel count.
 REFERENCE_THERE = {8: 7.0, 16: 12.0}
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def reference_workload(threads: int = 2, digits: int = 8000, batch: int = 64) -> dict[int, float]:
@@ -124,12 +123,11 @@ def _run_chapter(chapter: str, seed: int, full: bool) -> tuple[float, str]:
     """Run the chapter once as a sweep does; return its seconds and status."""
     from ctdepth_lib.book.digests import library_digest
     from ctdepth_lib.book.sweep_plan import plan
-    from ctdepth_lib.book.sweep_task import execute_run
+    from ctdepth_lib.book.sweep_task import CLIENT_VARS, THREAD_VARS, execute_run
 
     (run,) = plan([chapter], [seed], not full, {}, ROOT)
-    threads = "2" if full else "1"
-    client_env: dict[str, str | None] = {k: threads for k in THREAD_VARS}
-    client_env |= {"MALLOC_TRIM_THRESHOLD_": None, "PYTHONHASHSEED": None}
+    # what a sweep hands its kernels (the client's values), with the thread count of the budget
+    client_env = {k: os.environ.get(k) for k in CLIENT_VARS} | dict.fromkeys(THREAD_VARS, "2" if full else "1")
     outcome = execute_run(
         run.chapter.path.read_bytes(),
         run.chapter.stem,
