@@ -139,10 +139,10 @@ def _run_chapter(chapter: str, seed: int, full: bool) -> tuple[float, str]:
     return outcome["seconds"], outcome["status"]
 
 
-def _reference(env: dict[str, str]) -> dict[int, float]:
+def _reference() -> dict[int, float]:
     """Time :func:`reference_workload` in a fresh process (nothing of a chapter's run is loaded)."""
     cmd = [sys.executable, __file__, "--reference"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return {int(k): v for k, v in json.loads(out).items()}
 
 
@@ -168,15 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = args.budget if args.budget is not None else (90.0 if args.full else 20.0)
     if not budget > 0:
         ap.error(f"--budget must be > 0 seconds; got {budget}")
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     rows = []
     print(
         f"{'seed':>4} {'ref 8 ch':>9} {'ref 16 ch':>9} {'16/8':>5} {'run':>7} {'status':>7} {'there (8)':>9} {'there (16)':>10}"
     )
-    before = _reference(env)
+    before = _reference()
     for seed in range(1, args.runs + 1):
         seconds, status = _run_chapter(args.chapter, seed, args.full)
-        after = _reference(env)
+        after = _reference()
         here = {c: (before[c] + after[c]) / 2 for c in before}  # the reference's times on either side
         there = scaled(seconds, here)
         rows.append(max(there.values()))  # the less favourable of the two scalings
