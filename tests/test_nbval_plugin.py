@@ -14,9 +14,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbval import plugin as nbval
+from nbval import kernel as nbval_kernel, plugin as nbval
+from test_book_kernels import held
 
-from ctdepth_lib.book import nbval_plugin
+from ctdepth_lib.book import kernels, nbval_plugin
 
 CLAIM = "application/vnd.ctdepth.claim+json"
 
@@ -92,6 +93,12 @@ def test_the_nbval_internals_this_plugin_uses() -> None:
     ]
     assert all(step in runtest for step in steps), why
     assert [runtest.index(step) for step in steps] == sorted(runtest.index(step) for step in steps), why
+    # a notebook's kernel starts in the setup of the notebook (so of its first cell), which returns
+    # only once the kernel answers: the kernel-start lock covers the whole start
+    assert "self.kernel = RunningKernel(" in inspect.getsource(notebook.setup), why
+    start = inspect.getsource(nbval_kernel.start_new_kernel)
+    assert "km.start_kernel(" in start and "kc.wait_for_ready(" in start, why
+    assert "start_new_kernel(" in inspect.getsource(nbval_kernel.RunningKernel.__init__), why
 
 
 def _cell_stub() -> types.SimpleNamespace:
@@ -119,3 +126,26 @@ def test_nbval_skips_what_skip_compare_names_and_the_plugin_adds_claims_and_digi
     compare = types.MethodType(nbval_plugin._compare_outputs, stub)
     assert compare(_outputs("0.3334", 0.4), ref)
     assert not compare(_outputs("0.3343", 0.3), ref)
+
+
+def test_only_the_first_cell_of_a_notebook_starts_under_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Cell:  # what the hook reads of an nbval cell: its class and its notebook
+        def __init__(self, parent: object) -> None:
+            self.parent = parent
+
+    lock = tmp_path / "start.lock"
+    monkeypatch.setattr(nbval_plugin, "IPyNbCell", Cell)
+    monkeypatch.setattr(kernels, "kernel_start_lock_path", lambda: lock)
+    monkeypatch.setattr(nbval_plugin, "_STARTED", set())
+    first, second = object(), object()
+    seen = []
+    for item in (Cell(first), Cell(first), Cell(second), types.SimpleNamespace(parent=first)):
+        hook = nbval_plugin.pytest_runtest_setup(item)  # type: ignore[arg-type]
+        next(hook)  # the setup itself runs here
+        seen.append(lock.exists() and held(lock))
+        with pytest.raises(StopIteration):
+            hook.send(None)
+        assert not held(lock)
+    assert seen == [True, False, True, False]

@@ -221,11 +221,14 @@ def _execute_here(nb: Path, out: Path, timeout: int) -> None:
     import nbformat
     from nbclient import NotebookClient
 
+    from .kernels import LockedKernelManager
+
     book = nbformat.read(str(nb), as_version=4)
     book.cells.append(nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(
-        book, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(nb.parent)}}
-    )
+        book, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(nb.parent)}},
+        kernel_manager_class=LockedKernelManager,
+    )  # fmt: skip
     client.execute()
     probe = book.cells.pop()
     text = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")

@@ -1,7 +1,7 @@
 """pytest plugin for nbval: compare chapter outputs by the rules of :mod:`ctdepth_lib.outputs`.
 
 Load it with ``pytest -p ctdepth_lib.book.nbval_plugin --nbval …`` (the Makefile does). It changes
-three things about nbval 0.11, and nothing else:
+four things about nbval 0.11, and nothing else:
 
 1. Numbers in text outputs are compared to the digits they print (and glued reprs to a relative
    tolerance, rounding-level values as equal): before nbval's exact comparison, each fresh
@@ -12,6 +12,9 @@ three things about nbval 0.11, and nothing else:
    (``python -m ctdepth_lib claims --fresh DIR``).
 3. With ``--ctdepth-fresh DIR``, the claim records of the fresh execution — of every cell, also
    those marked ``# NBVAL_IGNORE_OUTPUT`` — are written to ``DIR/<notebook>.claims.json``.
+4. Notebook kernels start one at a time across the machine's processes
+   (:func:`pytest_runtest_setup`), so two pytest-xdist workers cannot hand their kernels the same
+   TCP port.
 
 Written against nbval 0.11.0 (pinned exactly in ``pyproject.toml``), whose internals it uses
 because nbval has no public way to do 1 and 2: its one hook into the comparison,
@@ -20,8 +23,10 @@ fresh number agrees with the committed one (one unit in the last printed place, 
 and the output keys nbval skips (``IPyNbFile.skip_compare``) are fixed in its code. So each cell's
 ``compare_outputs(test, ref, skip_compare)`` is wrapped (per item, at collection: nbval's classes
 are left as they are), relying on nbval to pass it both sides with streams coalesced and on
-``self.parent.skip_compare``; and 3 reads the fresh outputs nbval keeps in ``item.test_outputs``
-(and ``item.cell_num``) from pytest's public ``pytest_runtest_call`` hook.
+``self.parent.skip_compare``; 3 reads the fresh outputs nbval keeps in ``item.test_outputs``
+(and ``item.cell_num``) from pytest's public ``pytest_runtest_call`` hook; and 4 relies on nbval
+starting a notebook's kernel, and waiting until it answers, in the setup of the notebook's first
+cell (``IPyNbFile.setup``).
 ``tests/test_nbval_plugin.py::test_the_nbval_internals_this_plugin_uses`` fails loudly when a new
 nbval changes any of that.
 """
@@ -40,10 +45,12 @@ from nbval.plugin import IPyNbCell
 
 from ..claims import CLAIM_MIME
 from ..outputs import GLUE_RTOL, snap
+from .kernels import kernel_start_lock
 from .ledger import output_records
 
 GLUE_PREFIX = "application/papermill.record/"
 _FRESH: dict[Path, dict[int, list[dict[str, Any]]]] = {}
+_STARTED: set[pytest.Collector] = set()  # notebooks whose kernel this process has started
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,6 +89,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, IPyNbCell):
             item.compare_outputs = types.MethodType(_compare_outputs, item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Set up a notebook's first cell while holding :func:`~ctdepth_lib.book.kernels.kernel_start_lock`.
+
+    nbval starts the notebook's kernel there and waits until it answers, so its TCP ports are
+    bound before the lock is released (why: :mod:`ctdepth_lib.book.kernels`). nbval has no hook
+    into its kernel start, so the lock is taken around the whole setup. Later cells do not take it.
+    """
+    if not isinstance(item, IPyNbCell) or item.parent is None or item.parent in _STARTED:
+        return (yield)
+    _STARTED.add(item.parent)
+    with kernel_start_lock():
+        return (yield)
 
 
 def _write_fresh(folder: Path, notebook: Path) -> None:

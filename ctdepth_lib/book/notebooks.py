@@ -123,8 +123,13 @@ def write_parameter_cell(nb: Path) -> bool:
 
 
 def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int = 600) -> Path:
-    """Execute ``nb`` with papermill into ``out`` (never in place) and return ``out``."""
+    """Execute ``nb`` with papermill into ``out`` (never in place) and return ``out``.
+
+    The kernel starts under :func:`~ctdepth_lib.book.kernels.kernel_start_lock`.
+    """
     import papermill as pm
+
+    from .kernels import LockedKernelManager
 
     nb, out = Path(nb).resolve(), Path(out).resolve()
     if out == nb:
@@ -132,7 +137,7 @@ def run_chapter(nb: Path, out: Path, parameters: dict[str, Any], *, timeout: int
     out.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(
         str(nb), str(out), parameters=parameters, cwd=str(nb.parent), kernel_name="python3",
-        progress_bar=False, execution_timeout=timeout,
+        progress_bar=False, execution_timeout=timeout, kernel_manager_class=LockedKernelManager,
     )  # fmt: skip
     return out
 

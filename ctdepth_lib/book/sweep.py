@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..claims import registry
-from . import digests, sweep_task
+from . import digests, kernels, sweep_task
 from .ledger import notebook_records
 from .sweep_plan import (
     RECORD_FORMAT,
@@ -286,6 +286,7 @@ def _run_all(client: Any, todo: list[Run], out: Path, timeout: float, progress: 
 
     # the task travels by value: a worker runs it without importing ctdepth_lib (and so torch)
     cloudpickle.register_pickle_by_value(digests)
+    cloudpickle.register_pickle_by_value(kernels)
     cloudpickle.register_pickle_by_value(sweep_task)
     execute_run = _ByValue(sweep_task.execute_run)
 

@@ -5,7 +5,7 @@ workers by value (``cloudpickle.register_pickle_by_value``), together with :mod:
 worker runs a task without importing ``ctdepth_lib`` (only the chapter's kernel does, and pays for
 torch), and a worker whose ``ctdepth_lib`` differs from the client's is found out before it runs
 anything. Only the standard library, papermill and jupyter_client are used here, and
-:mod:`.digests`.
+:mod:`.digests` and :mod:`.kernels` (sent by value too).
 
 A worker may run several tasks at once (``--nthreads``), so a task changes nothing of its
 process: the kernel's environment and working folder are handed to the kernel when it starts
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .digests import library_digest, package_dir
+from .kernels import LockedKernelManager
 
 __all__ = [
     "CLAIM_MIME",
@@ -90,11 +91,11 @@ def _kernel_manager(env: dict[str, str], cwd: str) -> type:
     calls ``execute()`` with none. It does pass its extra keywords (``execute_notebook(…,
     kernel_manager_class=…)``) to ``NotebookClient``, whose ``kernel_manager_class`` trait makes
     the kernel manager; this one adds ``env`` and ``cwd`` to its ``start_kernel``. (papermill's own
-    ``cwd`` would ``os.chdir`` the whole worker process.)
+    ``cwd`` would ``os.chdir`` the whole worker process.) Its kernels start one at a time on the
+    machine (:class:`~ctdepth_lib.book.kernels.LockedKernelManager`).
     """
-    from jupyter_client.manager import AsyncKernelManager
 
-    class KernelManager(AsyncKernelManager):  # a class per run: runs on one worker share nothing
+    class KernelManager(LockedKernelManager):  # a class per run: runs on one worker share nothing
         async def start_kernel(self, **kw: Any) -> None:
             await super().start_kernel(**(kw | {"env": env, "cwd": cwd}))
 
