@@ -2,7 +2,14 @@
 seconds, with a message naming the parameter, when papermill passes it a bad value: a
 non-numeric seed, a negative seed, a depth or count of 0, a negative time, a value that breaks a
 relation between parameters (the values come from each chapter's registered parameters,
-ctdepth_lib/parameters.yaml, so new parameters and relations are covered automatically)."""
+ctdepth_lib/parameters.yaml, so new parameters and relations are covered automatically).
+
+The validation cell is ``cl.start_chapter(docname, globals())``, which validates the namespace by
+``validate_parameters`` before anything else (``tests/test_runtime.py``; that the cell is
+this call: ``tests/test_chapters_static.py``). So every bad value is checked against that validation here
+in-process, and one bad value per chapter — a different kind in each — goes through papermill
+end to end: a kernel per run (about 5 s) for all of them would cost over a minute of the suite.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ import pytest
 from chapter_runs import CHAPTERS
 
 from ctdepth_lib.book.notebooks import chapter_parameters, invalid_value, notebook_spec, quick_parameters, run_chapter
-from ctdepth_lib.params import ChapterSpec, Relation
+from ctdepth_lib.params import ChapterSpec, Relation, validate_parameters
 
 DEPTH_OR_TIME = re.compile(r"^(T|N_.*|.*_N|.*_N_MAX|.*DEPTH.*|.*LAYERS.*|STEPS|N)$")
 
@@ -59,6 +66,18 @@ def _cases() -> list[tuple[Path, str, Any]]:
 CASES = _cases()
 
 
+def _end_to_end(cases: list[tuple[Path, str, Any]]) -> list[tuple[Path, str, Any]]:
+    """One case per chapter, the ``k``-th chapter's ``k``-th case (cyclically): the kinds vary."""
+    picked = []
+    for k, nb in enumerate(CHAPTERS):
+        mine = [c for c in cases if c[0] == nb]
+        picked.append(mine[k % len(mine)])
+    return picked
+
+
+END_TO_END = _end_to_end(CASES)
+
+
 def _previous_code_cell(cells: list[dict[str, Any]], index: int) -> dict[str, Any]:
     for cell in reversed(cells[:index]):
         if cell["cell_type"] == "code":
@@ -73,6 +92,20 @@ def test_every_chapter_is_covered() -> None:
 
 
 @pytest.mark.parametrize(("nb", "name", "value"), CASES, ids=[f"{p.stem}-{n}={v}" for p, n, v in CASES])
+def test_bad_parameter_is_refused_by_the_validation(nb: Path, name: str, value: Any) -> None:
+    """The namespace papermill leaves: the parameters cell's defaults, then the injected values."""
+    spec = notebook_spec(nb)
+    values = spec.defaults | quick_parameters(nb) | {name: value}
+    with pytest.raises((ValueError, TypeError), match=f"parameter {name} must"):
+        validate_parameters(values, spec.parameters, spec.requires)
+
+
+def test_end_to_end_cases_cover_every_chapter_and_several_kinds() -> None:
+    assert [nb for nb, _, _ in END_TO_END] == list(CHAPTERS)
+    assert len({name for _, name, _ in END_TO_END}) >= 3, END_TO_END
+
+
+@pytest.mark.parametrize(("nb", "name", "value"), END_TO_END, ids=[f"{p.stem}-{n}={v}" for p, n, v in END_TO_END])
 def test_bad_parameter_stops_in_validation_cell(nb: Path, name: str, value: Any, tmp_path: Path) -> None:
     out = tmp_path / nb.name
     before = nb.read_bytes()

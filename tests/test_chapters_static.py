@@ -44,6 +44,16 @@ def test_parameters_declared(nb: Path) -> None:
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_the_cell_after_the_parameters_validates_them_all(nb: Path) -> None:
+    """``start_chapter(docname, globals())`` validates every registered parameter of the chapter
+    (``tests/test_runtime.py``), before it runs anything else; the bad-parameter tests rely on it."""
+    code = [c for c in _cells(nb) if c["cell_type"] == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", []))
+    call = f'PARAMS, gen = cl.start_chapter("chapters/{nb.stem}", globals())'
+    assert call in _src(code[first + 1]).splitlines(), f"the cell after the parameters must run {call}"
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_every_figure_has_a_caption(nb: Path) -> None:
     for i, c in enumerate(_cells(nb)):
         if c["cell_type"] == "code" and any("image/png" in o.get("data", {}) for o in c.get("outputs", [])):
