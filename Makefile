@@ -16,9 +16,9 @@ JOBS ?= 2
 # two threads). `python -m ctdepth_lib numerics PATH -- CMD` runs CMD with the path's variables,
 # set for this CPU, and says what the process reads back.
 FOREIGN_PATHS := default avx2
-# A kernel gets 180 s to start, not nbval's 60: on a loaded 2-core VM one start once took longer
-# (the host had just dropped the page cache, so torch was read from disk again), and every cell of
-# that chapter then errored.
+# A kernel gets 180 s to start, not nbval's 60: on a loaded 2-core VM one start once took longer,
+# and every cell of that chapter then errored. The plugin also starts kernels one at a time across
+# the workers (ctdepth_lib/book/kernels.py): two at once could be handed the same TCP port.
 NBVAL := -p ctdepth_lib.book.nbval_plugin --nbval --nbval-kernel-startup-timeout=180
 TORCH_WHEEL ?=
 export TORCH_WHEEL
