@@ -4,11 +4,9 @@ LockedKernelManager holds it from before its kernel starts until the kernel answ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +49,19 @@ def test_one_lock_per_user_in_the_temporary_folder() -> None:
     assert path.parent == Path(tempfile.gettempdir()) and path.name.startswith("ctdepth-kernel-start-")
 
 
-def test_a_locked_start_holds_the_lock_until_the_kernel_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    km = kernels.LockedKernelManager(kernel_name="python3")
-    seen: list[tuple[str, bool]] = []
+def test_a_locked_start_holds_the_lock_from_before_the_launch_until_the_kernel_answers(tmp_path: Path) -> None:
+    """Seen from outside, through public hooks only: a trait observer on ``kernel_id`` (set as the
+    start begins, before the kernel process is launched) and the client's ``wait_for_ready``. (Patching the module's
+    ``kernel_start_lock`` would not do: an in-process sweep test pickles this class by value, and
+    cloudpickle then sets the unpickled copies of its methods, with their own globals, on it.)"""
+    lock = tmp_path / "start.lock"
 
-    @contextlib.contextmanager
-    def recording_lock(path: Path | None = None) -> Iterator[None]:
-        seen.append(("take", km.has_kernel))
-        yield
-        seen.append(("let go", km.has_kernel))
+    class Manager(kernels.LockedKernelManager):
+        lock_path = lock
+
+    km = Manager(kernel_name="python3")
+    seen: list[tuple[str, bool]] = []
+    km.observe(lambda change: seen.append(("launch", held(lock))), names="kernel_id")
 
     def spying_client(**kw: Any) -> Any:  # the manager's client, noting when the kernel has answered
         client = real_client(**kw)
@@ -67,17 +69,17 @@ def test_a_locked_start_holds_the_lock_until_the_kernel_answers(monkeypatch: pyt
 
         async def wait_for_ready(timeout: float | None = None) -> None:
             await wait(timeout=timeout)
-            seen.append(("answered", km.has_kernel))
+            seen.append(("answered", held(lock)))
 
         client.wait_for_ready = wait_for_ready
         return client
 
     real_client = km.client
-    monkeypatch.setattr(kernels, "kernel_start_lock", recording_lock)
-    monkeypatch.setattr(km, "client", spying_client)
+    km.client = spying_client  # type: ignore[method-assign]
     try:
         asyncio.run(km.start_kernel())
+        seen.append(("started", held(lock)))
     finally:
         if km.has_kernel:
             asyncio.run(km.shutdown_kernel(now=True))
-    assert seen == [("take", False), ("answered", True), ("let go", True)]
+    assert seen[0] == ("launch", True) and seen[-2:] == [("answered", True), ("started", False)], seen

@@ -68,9 +68,11 @@ class LockedKernelManager(AsyncKernelManager):
 
     #: Seconds a starting kernel may take to answer (nbval is given the same 180 s in the Makefile).
     ready_timeout: float = 180.0
+    #: The lock file; ``None``: :func:`kernel_start_lock_path`, the one nbval's kernels use too.
+    lock_path: Path | None = None
 
     async def start_kernel(self, **kw: Any) -> None:
-        with kernel_start_lock():
+        with kernel_start_lock(self.lock_path):
             await super().start_kernel(**kw)
             client = self.client()
             client.start_channels()
