@@ -51,9 +51,12 @@ def test_one_lock_per_user_in_the_temporary_folder() -> None:
 
 def test_a_locked_start_holds_the_lock_from_before_the_launch_until_the_kernel_answers(tmp_path: Path) -> None:
     """Seen from outside, through public hooks only: a trait observer on ``kernel_id`` (set as the
-    start begins, before the kernel process is launched) and the client's ``wait_for_ready``. (Patching the module's
-    ``kernel_start_lock`` would not do: an in-process sweep test pickles this class by value, and
-    cloudpickle then sets the unpickled copies of its methods, with their own globals, on it.)"""
+    start begins, before the kernel process is launched) and the client's ``wait_for_ready``.
+
+    (Patching the module's ``kernel_start_lock`` would not do: an in-process sweep test pickles
+    this class by value, and cloudpickle then sets the unpickled copies of its methods, with their
+    own globals, on it.)
+    """
     lock = tmp_path / "start.lock"
 
     class Manager(kernels.LockedKernelManager):

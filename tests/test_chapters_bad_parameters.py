@@ -4,11 +4,11 @@ non-numeric seed, a negative seed, a depth or count of 0, a negative time, a val
 relation between parameters (the values come from each chapter's registered parameters,
 ctdepth_lib/parameters.yaml, so new parameters and relations are covered automatically).
 
-The validation cell is ``cl.start_chapter(docname, globals())``, which validates the namespace by
-``validate_parameters`` before anything else (``tests/test_runtime.py``; that the cell is
-this call: ``tests/test_chapters_static.py``). So every bad value is checked against that validation here
-in-process, and one bad value per chapter — a different kind in each — goes through papermill
-end to end: a kernel per run (about 5 s) for all of them would cost over a minute of the suite.
+The validation cell is ``cl.start_chapter(docname, globals())``, which validates the namespace
+by ``validate_parameters`` before anything else (``tests/test_runtime.py``; that the cell is this
+call: ``tests/test_chapters_static.py``). So every bad value is checked against that validation
+here, in-process, and one bad value per chapter — a different kind in each — goes through
+papermill end to end: a kernel per run (about 5 s) for all of them would cost a minute of the suite.
 """
 
 from __future__ import annotations
